@@ -7,7 +7,9 @@ use std::path::PathBuf;
 /// The project's `vectors/` directory.
 #[must_use]
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("vectors")
 }
 
 /// Read and deserialize one vector file.
@@ -22,5 +24,8 @@ pub fn load_vectors<T: serde::de::DeserializeOwned>(name: &str) -> T {
 pub fn check(field: &str, expected_hex: &str, got: &[u8]) {
     let expected = expected_hex.replace(' ', "").to_lowercase();
     let got = hex::encode(got);
-    assert!(got == expected, "{field}: expected {expected}, computed {got}");
+    assert!(
+        got == expected,
+        "{field}: expected {expected}, computed {got}"
+    );
 }

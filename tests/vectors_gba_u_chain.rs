@@ -1,9 +1,11 @@
 //! `vectors/gba-u-chain.yaml`: one GBA_U run end to end on Milenage test set 1, from AKA to
 //! Ks_ext_NAF, including the APDUs a GBA_U card exchanges.
 
-use gbau_core::aka::{build_auts, generate_vector, gba_u_autn, verify_autn, Amf, AutnKind, Autn, Rand};
+use gbau_core::aka::{
+    build_auts, gba_u_autn, generate_vector, verify_autn, Amf, Autn, AutnKind, Rand,
+};
 use gbau_core::hexutil::{parse_fixed, parse_hex};
-use gbau_core::identity::{BTid, Imsi, Impi, MncLength, NafId, UaProtocolId};
+use gbau_core::identity::{BTid, Impi, Imsi, MncLength, NafId, UaProtocolId};
 use gbau_core::kdf::{ks_ext_naf, ks_int_naf};
 use gbau_core::milenage::Milenage;
 use gbau_core::secret::{Ks, Opc, K};
@@ -73,14 +75,18 @@ fn gba_u_chain() {
     check("autn_gba_u", &v.autn_gba_u, &autn_star.0);
 
     // Card side: AUTN* verifies in GBA bootstrapping mode only.
-    let verified = verify_autn(&m, &rand, &autn_star, AutnKind::GbaU).expect("autn_gba_u must verify as GBA_U");
+    let verified = verify_autn(&m, &rand, &autn_star, AutnKind::GbaU)
+        .expect("autn_gba_u must verify as GBA_U");
     assert_eq!(verified.sqn, sqn, "sqn recovered from autn_gba_u");
     assert!(
         verify_autn(&m, &rand, &autn_star, AutnKind::Plain).is_err(),
         "autn_gba_u must fail in the 3G context"
     );
     let plain = Autn(parse_fixed(&v.autn).expect("autn"));
-    assert!(verify_autn(&m, &rand, &plain, AutnKind::Plain).is_ok(), "autn must verify in the 3G context");
+    assert!(
+        verify_autn(&m, &rand, &plain, AutnKind::Plain).is_ok(),
+        "autn must verify in the 3G context"
+    );
     let ks = Ks::from_ck_ik(&verified.ck, &verified.ik);
     check("ks", &v.ks, ks.expose());
 
@@ -92,8 +98,20 @@ fn gba_u_chain() {
     let ua = UaProtocolId(parse_fixed(&v.ua_security_protocol_id).expect("ua id"));
     let naf_id = NafId::new(&v.naf_fqdn, ua).expect("naf id");
     check("naf_id", &v.naf_id, &naf_id.to_bytes());
-    check("ks_ext_naf", &v.ks_ext_naf, ks_ext_naf(&ks, &rand, &impi, &naf_id).expect("kdf").expose());
-    check("ks_int_naf", &v.ks_int_naf, ks_int_naf(&ks, &rand, &impi, &naf_id).expect("kdf").expose());
+    check(
+        "ks_ext_naf",
+        &v.ks_ext_naf,
+        ks_ext_naf(&ks, &rand, &impi, &naf_id)
+            .expect("kdf")
+            .expose(),
+    );
+    check(
+        "ks_int_naf",
+        &v.ks_int_naf,
+        ks_int_naf(&ks, &rand, &impi, &naf_id)
+            .expect("kdf")
+            .expose(),
+    );
     let b_tid = BTid::from_rand(&rand, &imsi.bsf_fqdn(MncLength::Two));
     assert_eq!(b_tid.as_str(), v.b_tid, "b_tid");
 
@@ -105,26 +123,52 @@ fn gba_u_chain() {
     let mut data_3g = Vec::new();
     write_lv(&rand.0, &mut data_3g).expect("lv");
     write_lv(&plain.0, &mut data_3g).expect("lv");
-    let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x81).with_data(data_3g).with_ne(256);
-    check("apdu.authenticate_3g", &v.apdu.authenticate_3g, &cmd.to_bytes().expect("encode"));
+    let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x81)
+        .with_data(data_3g)
+        .with_ne(256);
+    check(
+        "apdu.authenticate_3g",
+        &v.apdu.authenticate_3g,
+        &cmd.to_bytes().expect("encode"),
+    );
 
     let mut data_bs = vec![0xDD];
     write_lv(&rand.0, &mut data_bs).expect("lv");
     write_lv(&autn_star.0, &mut data_bs).expect("lv");
-    let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x84).with_data(data_bs).with_ne(256);
-    check("apdu.gba_bootstrap", &v.apdu.gba_bootstrap, &cmd.to_bytes().expect("encode"));
+    let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x84)
+        .with_data(data_bs)
+        .with_ne(256);
+    check(
+        "apdu.gba_bootstrap",
+        &v.apdu.gba_bootstrap,
+        &cmd.to_bytes().expect("encode"),
+    );
     let mut reply = vec![0xDB];
     write_lv(verified.res.as_bytes(), &mut reply).expect("lv");
     let reply = ResponseApdu::new(reply, StatusWord::Ok);
-    check("apdu.gba_bootstrap_reply", &v.apdu.gba_bootstrap_reply, &reply.to_bytes());
+    check(
+        "apdu.gba_bootstrap_reply",
+        &v.apdu.gba_bootstrap_reply,
+        &reply.to_bytes(),
+    );
 
     let mut data_naf = vec![0xDE];
     write_lv(&naf_id.to_bytes(), &mut data_naf).expect("lv");
     write_lv(impi.as_str().as_bytes(), &mut data_naf).expect("lv");
-    let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x84).with_data(data_naf).with_ne(256);
-    check("apdu.gba_naf_derivation", &v.apdu.gba_naf_derivation, &cmd.to_bytes().expect("encode"));
+    let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x84)
+        .with_data(data_naf)
+        .with_ne(256);
+    check(
+        "apdu.gba_naf_derivation",
+        &v.apdu.gba_naf_derivation,
+        &cmd.to_bytes().expect("encode"),
+    );
     let mut reply = vec![0xDB];
     write_lv(&parse_hex(&v.ks_ext_naf).expect("hex"), &mut reply).expect("lv");
     let reply = ResponseApdu::new(reply, StatusWord::Ok);
-    check("apdu.gba_naf_reply", &v.apdu.gba_naf_reply, &reply.to_bytes());
+    check(
+        "apdu.gba_naf_reply",
+        &v.apdu.gba_naf_reply,
+        &reply.to_bytes(),
+    );
 }

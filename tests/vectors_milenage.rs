@@ -41,8 +41,11 @@ fn milenage_ts35208_sets() {
         check(&at("OPc"), &s.opc, opc.expose());
         let m = Milenage::new(&k, Opc::new(parse_fixed(&s.opc).expect("opc")));
         let rand = parse_fixed(&s.rand).expect("rand");
-        let (mac_a, mac_s) =
-            m.f1_f1star(&rand, &parse_fixed(&s.sqn).expect("sqn"), &parse_fixed(&s.amf).expect("amf"));
+        let (mac_a, mac_s) = m.f1_f1star(
+            &rand,
+            &parse_fixed(&s.sqn).expect("sqn"),
+            &parse_fixed(&s.amf).expect("amf"),
+        );
         check(&at("f1 MAC-A"), &s.f1, &mac_a);
         check(&at("f1* MAC-S"), &s.f1_star, &mac_s);
         let out = m.f2345(&rand);

@@ -30,16 +30,23 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
         }
     }
     if nibbles.len() % 2 != 0 {
-        return Err(HexError::OddLength { digits: nibbles.len() });
+        return Err(HexError::OddLength {
+            digits: nibbles.len(),
+        });
     }
-    Ok(nibbles.chunks_exact(2).map(|p| (p[0] << 4) | p[1]).collect())
+    Ok(nibbles
+        .chunks_exact(2)
+        .map(|p| (p[0] << 4) | p[1])
+        .collect())
 }
 
 /// Parse hex that must be exactly `N` bytes.
 pub fn parse_fixed<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
     let bytes = parse_hex(text)?;
-    <[u8; N]>::try_from(bytes.as_slice())
-        .map_err(|_| HexError::WrongLength { expected: N, got: bytes.len() })
+    <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| HexError::WrongLength {
+        expected: N,
+        got: bytes.len(),
+    })
 }
 
 /// Parse hex whose length must lie in `min..=max` bytes.
@@ -48,7 +55,11 @@ pub fn parse_ranged(text: &str, min: usize, max: usize) -> Result<Vec<u8>, HexEr
     if (min..=max).contains(&bytes.len()) {
         Ok(bytes)
     } else {
-        Err(HexError::OutOfRange { min, max, got: bytes.len() })
+        Err(HexError::OutOfRange {
+            min,
+            max,
+            got: bytes.len(),
+        })
     }
 }
 
@@ -70,9 +81,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert_eq!(parse_hex("0g"), Err(HexError::NotHex { position: 1, found: 'g' }));
+        assert_eq!(
+            parse_hex("0g"),
+            Err(HexError::NotHex {
+                position: 1,
+                found: 'g'
+            })
+        );
         assert_eq!(parse_hex("abc"), Err(HexError::OddLength { digits: 3 }));
         let e = parse_fixed::<16>("00").unwrap_err();
-        assert_eq!(e.to_string(), "expected 16 bytes (32 hex digits), got 1 bytes");
+        assert_eq!(
+            e.to_string(),
+            "expected 16 bytes (32 hex digits), got 1 bytes"
+        );
     }
 }

@@ -18,7 +18,11 @@ pub enum IdentityError {
     BadMncLength(u8),
     /// An empty or over-long text identity.
     #[error("{what} must be 1 to {max} octets, got {len}")]
-    BadLength { what: &'static str, max: usize, len: usize },
+    BadLength {
+        what: &'static str,
+        max: usize,
+        len: usize,
+    },
     /// A NAF_Id shorter than the 5-octet protocol identifier.
     #[error("NAF_Id of {0} octets is shorter than FQDN + 5-octet Ua protocol id")]
     NafIdTooShort(usize),
@@ -71,13 +75,22 @@ impl Imsi {
     /// IMPI derived from the IMSI (TS 23.003 §13.3): `<IMSI>@ims.mnc<MNC>.mcc<MCC>.3gppnetwork.org`.
     #[must_use]
     pub fn impi(&self, len: MncLength) -> Impi {
-        Impi(format!("{}@ims.mnc{}.mcc{}.3gppnetwork.org", self.0, self.mnc3(len), self.mcc()))
+        Impi(format!(
+            "{}@ims.mnc{}.mcc{}.3gppnetwork.org",
+            self.0,
+            self.mnc3(len),
+            self.mcc()
+        ))
     }
 
     /// BSF FQDN derived from the IMSI (TS 23.003 §16.2): `bsf.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org`.
     #[must_use]
     pub fn bsf_fqdn(&self, len: MncLength) -> String {
-        format!("bsf.mnc{}.mcc{}.pub.3gppnetwork.org", self.mnc3(len), self.mcc())
+        format!(
+            "bsf.mnc{}.mcc{}.pub.3gppnetwork.org",
+            self.mnc3(len),
+            self.mcc()
+        )
     }
 }
 
@@ -125,7 +138,11 @@ pub const MAX_TEXT_IDENTITY: usize = 255;
 
 fn checked_text(what: &'static str, text: &str) -> Result<String, IdentityError> {
     if text.is_empty() || text.len() > MAX_TEXT_IDENTITY {
-        Err(IdentityError::BadLength { what, max: MAX_TEXT_IDENTITY, len: text.len() })
+        Err(IdentityError::BadLength {
+            what,
+            max: MAX_TEXT_IDENTITY,
+            len: text.len(),
+        })
     } else {
         Ok(text.to_owned())
     }
@@ -189,7 +206,9 @@ impl UaProtocolId {
             Self::SUBSCRIBER_CERTIFICATES => "subscriber certificates (TS 33.221)".into(),
             Self::HTTP_DIGEST => "HTTP Digest (TS 24.109)".into(),
             Self::TMPI => "TMPI".into(),
-            Self([0x01, 0x00, 0x01, yy, zz]) => format!("(D)TLS shared key, cipher suite {yy:02x}{zz:02x} (TS 33.222)"),
+            Self([0x01, 0x00, 0x01, yy, zz]) => {
+                format!("(D)TLS shared key, cipher suite {yy:02x}{zz:02x} (TS 33.222)")
+            }
             _ => "unknown".into(),
         }
     }
@@ -256,7 +275,11 @@ impl BTid {
     /// B-TID for RAND at a BSF (standard base64 with padding).
     #[must_use]
     pub fn from_rand(rand: &Rand, bsf_fqdn: &str) -> Self {
-        Self(format!("{}@{}", base64::engine::general_purpose::STANDARD.encode(rand.0), bsf_fqdn))
+        Self(format!(
+            "{}@{}",
+            base64::engine::general_purpose::STANDARD.encode(rand.0),
+            bsf_fqdn
+        ))
     }
 
     /// Any B-TID text as received from a BSF (1..=255 octets).
@@ -299,7 +322,10 @@ mod tests {
     fn impi_and_bsf_pad_the_mnc_to_three_digits() {
         let imsi = Imsi::new("001010000000001").unwrap();
         let two = MncLength::new(2).unwrap();
-        assert_eq!(imsi.impi(two).as_str(), "001010000000001@ims.mnc001.mcc001.3gppnetwork.org");
+        assert_eq!(
+            imsi.impi(two).as_str(),
+            "001010000000001@ims.mnc001.mcc001.3gppnetwork.org"
+        );
         assert_eq!(imsi.bsf_fqdn(two), "bsf.mnc001.mcc001.pub.3gppnetwork.org");
         let imsi3 = Imsi::new("310410123456789").unwrap();
         assert_eq!(
@@ -320,7 +346,10 @@ mod tests {
     #[test]
     fn naf_id_bytes_round_trip() {
         let id = NafId::new("naf.example.org", UaProtocolId::HTTP_DIGEST).unwrap();
-        assert_eq!(hex::encode(id.to_bytes()), "6e61662e6578616d706c652e6f72670100000002");
+        assert_eq!(
+            hex::encode(id.to_bytes()),
+            "6e61662e6578616d706c652e6f72670100000002"
+        );
         assert_eq!(NafId::from_bytes(&id.to_bytes()).unwrap(), id);
         assert_eq!(UaProtocolId::tls_psk(0x008c).0, [1, 0, 1, 0, 0x8c]);
     }

@@ -28,8 +28,11 @@ pub const LABEL_GBA_U: &str = "gba-u";
 /// The order of the Ks_local_MT parameters P0, P1, P2 **[to confirm]** (seed 001 §5.5 names the
 /// inputs Ks_(ext)_NAF, B-TID, NAF_Id and Device_ID but not their coding; TS 33.259 Annex A
 /// fixes it and is not at hand). The key is Ks_(ext)_NAF; the parameters follow this order.
-pub const KS_LOCAL_MT_PARAMETER_ORDER: [KsLocalMtParameter; 3] =
-    [KsLocalMtParameter::BTid, KsLocalMtParameter::NafId, KsLocalMtParameter::DeviceId];
+pub const KS_LOCAL_MT_PARAMETER_ORDER: [KsLocalMtParameter; 3] = [
+    KsLocalMtParameter::BTid,
+    KsLocalMtParameter::NafId,
+    KsLocalMtParameter::DeviceId,
+];
 
 /// One input of the Ks_local_MT derivation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,18 +59,32 @@ pub fn kdf(key: &[u8], fc: u8, params: &[&[u8]]) -> Result<[u8; 32], KdfParamete
     let mut mac = match <HmacSha256 as Mac>::new_from_slice(key) {
         Ok(mac) => mac,
         // HMAC takes keys of any length; this branch cannot be reached.
-        Err(_) => return Err(KdfParameterTooLong { index: usize::MAX, len: key.len() }),
+        Err(_) => {
+            return Err(KdfParameterTooLong {
+                index: usize::MAX,
+                len: key.len(),
+            })
+        }
     };
     mac.update(&[fc]);
     for (index, p) in params.iter().enumerate() {
-        let len = u16::try_from(p.len()).map_err(|_| KdfParameterTooLong { index, len: p.len() })?;
+        let len = u16::try_from(p.len()).map_err(|_| KdfParameterTooLong {
+            index,
+            len: p.len(),
+        })?;
         mac.update(p);
         mac.update(&len.to_be_bytes());
     }
     Ok(mac.finalize().into_bytes().into())
 }
 
-fn naf_key(label: &str, ks: &Ks, rand: &Rand, impi: &Impi, naf_id: &NafId) -> Result<[u8; 32], KdfParameterTooLong> {
+fn naf_key(
+    label: &str,
+    ks: &Ks,
+    rand: &Rand,
+    impi: &Impi,
+    naf_id: &NafId,
+) -> Result<[u8; 32], KdfParameterTooLong> {
     let naf_id = naf_id.to_bytes();
     kdf(
         ks.expose(),
@@ -77,12 +94,22 @@ fn naf_key(label: &str, ks: &Ks, rand: &Rand, impi: &Impi, naf_id: &NafId) -> Re
 }
 
 /// Ks_NAF (GBA_ME) = Ks_ext_NAF (GBA_U) = KDF(Ks, "gba-me", RAND, IMPI, NAF_Id).
-pub fn ks_ext_naf(ks: &Ks, rand: &Rand, impi: &Impi, naf_id: &NafId) -> Result<KsNaf, KdfParameterTooLong> {
+pub fn ks_ext_naf(
+    ks: &Ks,
+    rand: &Rand,
+    impi: &Impi,
+    naf_id: &NafId,
+) -> Result<KsNaf, KdfParameterTooLong> {
     naf_key(LABEL_GBA_ME, ks, rand, impi, naf_id).map(KsNaf::new)
 }
 
 /// Ks_int_NAF = KDF(Ks, "gba-u", RAND, IMPI, NAF_Id); it stays on the UICC.
-pub fn ks_int_naf(ks: &Ks, rand: &Rand, impi: &Impi, naf_id: &NafId) -> Result<KsIntNaf, KdfParameterTooLong> {
+pub fn ks_int_naf(
+    ks: &Ks,
+    rand: &Rand,
+    impi: &Impi,
+    naf_id: &NafId,
+) -> Result<KsIntNaf, KdfParameterTooLong> {
     naf_key(LABEL_GBA_U, ks, rand, impi, naf_id).map(KsIntNaf::new)
 }
 
@@ -111,7 +138,11 @@ pub fn ck_ik_prime(
     sqn_xor_ak: &[u8; 6],
 ) -> Result<(Ck, Ik), KdfParameterTooLong> {
     let key = Ks::from_ck_ik(ck, ik);
-    let out = kdf(key.expose(), FC_CK_IK_PRIME, &[network_name.as_bytes(), sqn_xor_ak])?;
+    let out = kdf(
+        key.expose(),
+        FC_CK_IK_PRIME,
+        &[network_name.as_bytes(), sqn_xor_ak],
+    )?;
     let mut ck_prime = [0u8; 16];
     let mut ik_prime = [0u8; 16];
     ck_prime.copy_from_slice(&out[..16]);
@@ -135,6 +166,12 @@ mod tests {
     #[test]
     fn over_long_parameters_are_refused() {
         let big = vec![0u8; 65_536];
-        assert_eq!(kdf(b"k", 1, &[b"x", &big]), Err(KdfParameterTooLong { index: 1, len: 65_536 }));
+        assert_eq!(
+            kdf(b"k", 1, &[b"x", &big]),
+            Err(KdfParameterTooLong {
+                index: 1,
+                len: 65_536
+            })
+        );
     }
 }

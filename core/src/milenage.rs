@@ -46,7 +46,10 @@ impl MilenageConstants {
     pub fn validate(&self) -> Result<(), MilenageError> {
         for (i, r) in self.r.iter().enumerate() {
             if *r > 127 {
-                return Err(MilenageError::BadRotation { index: i + 1, value: *r });
+                return Err(MilenageError::BadRotation {
+                    index: i + 1,
+                    value: *r,
+                });
             }
         }
         Ok(())
@@ -78,7 +81,9 @@ pub struct Milenage {
 
 impl std::fmt::Debug for Milenage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Milenage").field("constants", &self.constants).finish_non_exhaustive()
+        f.debug_struct("Milenage")
+            .field("constants", &self.constants)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,13 +103,25 @@ impl Milenage {
     /// With the standard constants.
     #[must_use]
     pub fn new(k: &K, opc: Opc) -> Self {
-        Self { cipher: Aes128::new(k.expose().into()), opc, constants: MilenageConstants::default() }
+        Self {
+            cipher: Aes128::new(k.expose().into()),
+            opc,
+            constants: MilenageConstants::default(),
+        }
     }
 
     /// With operator-chosen constants.
-    pub fn with_constants(k: &K, opc: Opc, constants: MilenageConstants) -> Result<Self, MilenageError> {
+    pub fn with_constants(
+        k: &K,
+        opc: Opc,
+        constants: MilenageConstants,
+    ) -> Result<Self, MilenageError> {
         constants.validate()?;
-        Ok(Self { cipher: Aes128::new(k.expose().into()), opc, constants })
+        Ok(Self {
+            cipher: Aes128::new(k.expose().into()),
+            opc,
+            constants,
+        })
     }
 
     /// The OPc in use.
@@ -167,7 +184,13 @@ impl Milenage {
         ak.copy_from_slice(&out2[..6]);
         let mut ak_star = [0u8; 6];
         ak_star.copy_from_slice(&out5[..6]);
-        MilenageOutputs { res, ck: Ck::new(out3), ik: Ik::new(out4), ak, ak_star }
+        MilenageOutputs {
+            res,
+            ck: Ck::new(out3),
+            ik: Ik::new(out4),
+            ak,
+            ak_star,
+        }
     }
 
     /// f5* alone (the USIM needs it to build AUTS, the HSS to read one).
@@ -215,7 +238,9 @@ fn xor_into(a: &mut [u8; 16], b: &[u8; 16]) {
 
 /// rot(x, r): cyclic shift of the 128-bit value towards the most significant end by r bits.
 fn rotate(x: &[u8; 16], bits: u8) -> [u8; 16] {
-    u128::from_be_bytes(*x).rotate_left(u32::from(bits)).to_be_bytes()
+    u128::from_be_bytes(*x)
+        .rotate_left(u32::from(bits))
+        .to_be_bytes()
 }
 
 #[cfg(test)]
@@ -240,7 +265,10 @@ mod tests {
 
     #[test]
     fn c2_of_an_8_octet_res_xors_the_halves() {
-        assert_eq!(c2_sres(&[1, 2, 3, 4, 0x10, 0x20, 0x30, 0x40]), [0x11, 0x22, 0x33, 0x44]);
+        assert_eq!(
+            c2_sres(&[1, 2, 3, 4, 0x10, 0x20, 0x30, 0x40]),
+            [0x11, 0x22, 0x33, 0x44]
+        );
     }
 
     #[test]
@@ -271,6 +299,12 @@ mod tests {
     fn rotations_over_127_are_refused() {
         let mut c = MilenageConstants::default();
         c.r[4] = 128;
-        assert_eq!(c.validate(), Err(MilenageError::BadRotation { index: 5, value: 128 }));
+        assert_eq!(
+            c.validate(),
+            Err(MilenageError::BadRotation {
+                index: 5,
+                value: 128
+            })
+        );
     }
 }

@@ -19,7 +19,9 @@ impl Sqn {
     /// From the 6 octets that travel in AUTN and AUTS.
     #[must_use]
     pub fn from_bytes(b: [u8; 6]) -> Self {
-        Self(u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]))
+        Self(u64::from_be_bytes([
+            0, 0, b[0], b[1], b[2], b[3], b[4], b[5],
+        ]))
     }
 
     /// The 6 big-endian octets.
@@ -69,7 +71,10 @@ pub const DEFAULT_DELTA: u64 = 1 << 28;
 
 impl Default for SqnPolicy {
     fn default() -> Self {
-        Self { delta: Some(DEFAULT_DELTA), age_limit: None }
+        Self {
+            delta: Some(DEFAULT_DELTA),
+            age_limit: None,
+        }
     }
 }
 
@@ -78,13 +83,30 @@ impl Default for SqnPolicy {
 pub enum SqnError {
     /// SEQ is not greater than the SEQ last accepted in this IND slot (replay or reuse).
     #[error("SQN {sqn} not fresh: SEQ {seq:#x} <= SEQ_MS[{ind}] {seq_ms:#x}")]
-    NotFresh { sqn: Sqn, ind: usize, seq: u64, seq_ms: u64 },
+    NotFresh {
+        sqn: Sqn,
+        ind: usize,
+        seq: u64,
+        seq_ms: u64,
+    },
     /// SEQ is more than Δ above the highest accepted SEQ.
     #[error("SQN {sqn} too far ahead: SEQ {seq:#x} exceeds highest {highest:#x} by more than Δ {delta:#x}")]
-    TooFarAhead { sqn: Sqn, seq: u64, highest: u64, delta: u64 },
+    TooFarAhead {
+        sqn: Sqn,
+        seq: u64,
+        highest: u64,
+        delta: u64,
+    },
     /// SEQ is older than the age limit allows.
-    #[error("SQN {sqn} too old: SEQ {seq:#x} is more than L {limit:#x} below highest {highest:#x}")]
-    TooOld { sqn: Sqn, seq: u64, highest: u64, limit: u64 },
+    #[error(
+        "SQN {sqn} too old: SEQ {seq:#x} is more than L {limit:#x} below highest {highest:#x}"
+    )]
+    TooOld {
+        sqn: Sqn,
+        seq: u64,
+        highest: u64,
+        limit: u64,
+    },
 }
 
 /// The USIM's array of the highest SEQ accepted per IND value, with the policy that checks
@@ -99,7 +121,10 @@ impl SqnArray {
     /// A fresh array (all SEQ_MS zero).
     #[must_use]
     pub fn new(policy: SqnPolicy) -> Self {
-        Self { seq_ms: [0; IND_SLOTS], policy }
+        Self {
+            seq_ms: [0; IND_SLOTS],
+            policy,
+        }
     }
 
     /// Restore from persisted slots.
@@ -121,7 +146,10 @@ impl SqnArray {
     }
 
     fn split(sqn: Sqn) -> (u64, usize) {
-        (sqn.value() >> IND_BITS, (sqn.value() & (IND_SLOTS as u64 - 1)) as usize)
+        (
+            sqn.value() >> IND_BITS,
+            (sqn.value() & (IND_SLOTS as u64 - 1)) as usize,
+        )
     }
 
     fn highest_seq(&self) -> u64 {
@@ -133,17 +161,32 @@ impl SqnArray {
         let (seq, ind) = Self::split(sqn);
         let seq_ms = self.seq_ms[ind];
         if seq <= seq_ms {
-            return Err(SqnError::NotFresh { sqn, ind, seq, seq_ms });
+            return Err(SqnError::NotFresh {
+                sqn,
+                ind,
+                seq,
+                seq_ms,
+            });
         }
         let highest = self.highest_seq();
         if let Some(delta) = self.policy.delta {
             if seq > highest && seq - highest > delta {
-                return Err(SqnError::TooFarAhead { sqn, seq, highest, delta });
+                return Err(SqnError::TooFarAhead {
+                    sqn,
+                    seq,
+                    highest,
+                    delta,
+                });
             }
         }
         if let Some(limit) = self.policy.age_limit {
             if highest > seq && highest - seq > limit {
-                return Err(SqnError::TooOld { sqn, seq, highest, limit });
+                return Err(SqnError::TooOld {
+                    sqn,
+                    seq,
+                    highest,
+                    limit,
+                });
             }
         }
         Ok(())
@@ -196,7 +239,10 @@ mod tests {
     fn replay_in_the_same_slot_is_refused_other_slots_accept() {
         let mut a = SqnArray::new(SqnPolicy::default());
         a.check_and_accept(sqn(5, 3)).unwrap();
-        assert!(matches!(a.check(sqn(5, 3)), Err(SqnError::NotFresh { ind: 3, .. })));
+        assert!(matches!(
+            a.check(sqn(5, 3)),
+            Err(SqnError::NotFresh { ind: 3, .. })
+        ));
         assert!(matches!(a.check(sqn(4, 3)), Err(SqnError::NotFresh { .. })));
         // A lower SEQ in another slot is still fresh: that is the point of the array.
         a.check_and_accept(sqn(2, 4)).unwrap();
@@ -205,17 +251,29 @@ mod tests {
 
     #[test]
     fn delta_limits_jumps() {
-        let mut a = SqnArray::new(SqnPolicy { delta: Some(100), age_limit: None });
+        let mut a = SqnArray::new(SqnPolicy {
+            delta: Some(100),
+            age_limit: None,
+        });
         a.check_and_accept(sqn(100, 0)).unwrap();
-        assert!(matches!(a.check(sqn(201, 1)), Err(SqnError::TooFarAhead { .. })));
+        assert!(matches!(
+            a.check(sqn(201, 1)),
+            Err(SqnError::TooFarAhead { .. })
+        ));
         a.check_and_accept(sqn(200, 1)).unwrap();
-        let unlimited = SqnArray::new(SqnPolicy { delta: None, age_limit: None });
+        let unlimited = SqnArray::new(SqnPolicy {
+            delta: None,
+            age_limit: None,
+        });
         unlimited.check(sqn(1 << 40, 0)).unwrap();
     }
 
     #[test]
     fn age_limit_refuses_old_seq() {
-        let mut a = SqnArray::new(SqnPolicy { delta: None, age_limit: Some(10) });
+        let mut a = SqnArray::new(SqnPolicy {
+            delta: None,
+            age_limit: Some(10),
+        });
         a.check_and_accept(sqn(100, 0)).unwrap();
         assert!(matches!(a.check(sqn(89, 1)), Err(SqnError::TooOld { .. })));
         a.check_and_accept(sqn(90, 1)).unwrap();
@@ -223,7 +281,10 @@ mod tests {
 
     #[test]
     fn sqn_ms_is_the_highest_accepted() {
-        let mut a = SqnArray::new(SqnPolicy { delta: None, age_limit: None });
+        let mut a = SqnArray::new(SqnPolicy {
+            delta: None,
+            age_limit: None,
+        });
         assert_eq!(a.sqn_ms().value(), 0);
         a.accept(sqn(7, 2));
         a.accept(sqn(9, 30));

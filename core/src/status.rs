@@ -93,8 +93,12 @@ impl StatusWord {
     pub fn meaning(self) -> String {
         match self {
             Self::Ok => "normal ending".into(),
-            Self::MoreData(n) => format!("{} response bytes available (GET RESPONSE)", len_or_256(n)),
-            Self::UiccMoreData(n) => format!("{} response bytes available (GET RESPONSE)", len_or_256(n)),
+            Self::MoreData(n) => {
+                format!("{} response bytes available (GET RESPONSE)", len_or_256(n))
+            }
+            Self::UiccMoreData(n) => {
+                format!("{} response bytes available (GET RESPONSE)", len_or_256(n))
+            }
             Self::WrongLe(n) => format!("wrong Le, {} bytes available", len_or_256(n)),
             Self::RetriesLeft(n) => format!("verification failed, {n} retries left"),
             Self::DataMayBeCorrupted => "part of returned data may be corrupted".into(),
@@ -233,10 +237,16 @@ mod tests {
 
     #[test]
     fn named_variants_decode() {
-        assert_eq!(StatusWord::from(0x9862), StatusWord::AuthenticationErrorIncorrectMac);
+        assert_eq!(
+            StatusWord::from(0x9862),
+            StatusWord::AuthenticationErrorIncorrectMac
+        );
         assert_eq!(StatusWord::from(0x63C2), StatusWord::RetriesLeft(2));
         assert_eq!(StatusWord::from(0x6C10), StatusWord::WrongLe(0x10));
-        assert_eq!(StatusWord::from_bytes(0x61, 0x22), StatusWord::MoreData(0x22));
+        assert_eq!(
+            StatusWord::from_bytes(0x61, 0x22),
+            StatusWord::MoreData(0x22)
+        );
         assert_eq!(StatusWord::from(0x63D0), StatusWord::Other(0x63D0));
     }
 
@@ -247,6 +257,9 @@ mod tests {
             StatusWord::SecurityContextNotSupported.to_string(),
             "9864 (authentication error, security context not supported)"
         );
-        assert_eq!(StatusWord::MoreData(0).to_string(), "6100 (256 response bytes available (GET RESPONSE))");
+        assert_eq!(
+            StatusWord::MoreData(0).to_string(),
+            "6100 (256 response bytes available (GET RESPONSE))"
+        );
     }
 }

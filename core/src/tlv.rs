@@ -73,7 +73,10 @@ impl Tlv {
     /// A data object.
     #[must_use]
     pub fn new(tag: u32, value: impl Into<Vec<u8>>) -> Self {
-        Self { tag: Tag(tag), value: value.into() }
+        Self {
+            tag: Tag(tag),
+            value: value.into(),
+        }
     }
 
     /// Tag, length and value.
@@ -121,10 +124,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, TlvError> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or(TlvError::Truncated { offset: self.pos, needed: 1 })?;
+        let b = *self.bytes.get(self.pos).ok_or(TlvError::Truncated {
+            offset: self.pos,
+            needed: 1,
+        })?;
         self.pos += 1;
         Ok(b)
     }
@@ -132,7 +135,10 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], TlvError> {
         let rest = &self.bytes[self.pos.min(self.bytes.len())..];
         if rest.len() < n {
-            return Err(TlvError::Truncated { offset: self.pos, needed: n - rest.len() });
+            return Err(TlvError::Truncated {
+                offset: self.pos,
+                needed: n - rest.len(),
+            });
         }
         self.pos += n;
         Ok(&rest[..n])
@@ -165,7 +171,10 @@ impl<'a> Reader<'a> {
             0x81..=0x83 => usize::from(first & 0x7F),
             byte => return Err(TlvError::BadLength { offset, byte }),
         };
-        Ok(self.take(n)?.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
     }
 }
 
@@ -184,7 +193,10 @@ pub fn parse_all(bytes: &[u8]) -> Result<Vec<Tlv>, TlvError> {
     let mut rest = bytes;
     let mut consumed = 0usize;
     loop {
-        let skip = rest.iter().take_while(|b| **b == 0x00 || **b == 0xFF).count();
+        let skip = rest
+            .iter()
+            .take_while(|b| **b == 0x00 || **b == 0xFF)
+            .count();
         rest = &rest[skip..];
         consumed += skip;
         if rest.is_empty() {
@@ -216,19 +228,33 @@ pub fn parse_tree(bytes: &[u8]) -> Result<Vec<Tlv>, TlvError> {
 
 fn shift(e: TlvError, by: usize) -> TlvError {
     match e {
-        TlvError::Truncated { offset, needed } => TlvError::Truncated { offset: offset + by, needed },
-        TlvError::TagTooLong { offset } => TlvError::TagTooLong { offset: offset + by },
-        TlvError::BadLength { offset, byte } => TlvError::BadLength { offset: offset + by, byte },
+        TlvError::Truncated { offset, needed } => TlvError::Truncated {
+            offset: offset + by,
+            needed,
+        },
+        TlvError::TagTooLong { offset } => TlvError::TagTooLong {
+            offset: offset + by,
+        },
+        TlvError::BadLength { offset, byte } => TlvError::BadLength {
+            offset: offset + by,
+            byte,
+        },
         other => other,
     }
 }
 
 /// Read a one-octet length then that many bytes (the `L value` items of AUTHENTICATE data).
 pub fn read_lv<'a>(input: &mut &'a [u8]) -> Result<&'a [u8], TlvError> {
-    let (len, rest) = input.split_first().ok_or(TlvError::Truncated { offset: 0, needed: 1 })?;
+    let (len, rest) = input.split_first().ok_or(TlvError::Truncated {
+        offset: 0,
+        needed: 1,
+    })?;
     let len = usize::from(*len);
     if rest.len() < len {
-        return Err(TlvError::Truncated { offset: 1, needed: len - rest.len() });
+        return Err(TlvError::Truncated {
+            offset: 1,
+            needed: len - rest.len(),
+        });
     }
     let (value, tail) = rest.split_at(len);
     *input = tail;
@@ -278,9 +304,24 @@ mod tests {
         let rec = h("800A6E61662E6578616D706C6581024142FFFFFF");
         let items = parse_all(&rec).unwrap();
         assert_eq!(items.len(), 2);
-        assert_eq!(parse_all(&h("FFFF8005AA")), Err(TlvError::Truncated { offset: 4, needed: 4 }));
-        assert_eq!(parse_all(&h("8080")), Err(TlvError::BadLength { offset: 1, byte: 0x80 }));
-        assert_eq!(parse_all(&h("5F8F8F0100")), Err(TlvError::TagTooLong { offset: 0 }));
+        assert_eq!(
+            parse_all(&h("FFFF8005AA")),
+            Err(TlvError::Truncated {
+                offset: 4,
+                needed: 4
+            })
+        );
+        assert_eq!(
+            parse_all(&h("8080")),
+            Err(TlvError::BadLength {
+                offset: 1,
+                byte: 0x80
+            })
+        );
+        assert_eq!(
+            parse_all(&h("5F8F8F0100")),
+            Err(TlvError::TagTooLong { offset: 0 })
+        );
     }
 
     #[test]
