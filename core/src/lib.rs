@@ -5,6 +5,7 @@
 //! print their bytes.
 
 pub mod aka;
+pub mod ef;
 pub mod apdu;
 pub mod hexutil;
 pub mod identity;
