@@ -1,2 +1,20 @@
-//! The soft GBA_U USIM application (TS 31.102, TS 33.220 Annex G). Under construction: see
-//! issue 3. The shared algorithms it will call live in `gbau-core`.
+//! The soft GBA_U USIM application (TS 31.102, TS 33.220 Annex G) at APDU level.
+//!
+//! [`Card`] is a pure function of its state: `process(command) -> response`, `reset`, `atr`.
+//! [`SoftCard`] adds the T=0/T=1 link and the durable state file; [`vpcd`] connects it to a
+//! vsmartcard virtual reader so any PC/SC program sees a card.
+
+pub mod card;
+pub mod command;
+pub mod fs;
+pub mod link;
+pub mod pin;
+pub mod profile;
+pub mod soft;
+pub mod state;
+pub mod store;
+pub mod vpcd;
+
+pub use card::Card;
+pub use profile::{Profile, Protocol};
+pub use soft::{SoftCard, SoftCardError};

@@ -303,6 +303,41 @@ pub fn spaced_hex(bytes: &[u8]) -> String {
     s
 }
 
+/// INS codes whose command data carries a PIN, PUK or ADM value (TS 102 221 §11.1.9–13).
+pub const PIN_BEARING_INS: [u8; 5] = [0x20, 0x24, 0x26, 0x28, 0x2C];
+/// INS codes whose response data carries keys (AUTHENTICATE, even and odd).
+pub const KEY_BEARING_INS: [u8; 2] = [0x88, 0x89];
+
+/// The log form of a command: `>> 00 A4 ...`, with PIN data replaced by its length.
+#[must_use]
+pub fn log_command(raw: &[u8]) -> String {
+    match raw {
+        [cla, ins, p1, p2, lc, rest @ ..] if PIN_BEARING_INS.contains(ins) && !rest.is_empty() => {
+            format!(
+                ">> {} <{} bytes of PIN data>",
+                spaced_hex(&[*cla, *ins, *p1, *p2, *lc]),
+                rest.len()
+            )
+        }
+        _ => format!(">> {}", spaced_hex(raw)),
+    }
+}
+
+/// The log form of a response: `<< data 90 00`, with key-bearing data replaced by its length.
+#[must_use]
+pub fn log_response(raw: &[u8], carries_keys: bool) -> String {
+    match raw {
+        [data @ .., sw1, sw2] if carries_keys && !data.is_empty() => {
+            format!(
+                "<< <{} bytes of key material> {}",
+                data.len(),
+                spaced_hex(&[*sw1, *sw2])
+            )
+        }
+        _ => format!("<< {}", spaced_hex(raw)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,17 +83,28 @@ pub enum EfError {
     Malformed { file: &'static str, problem: String },
     /// Content too long for the file or record.
     #[error("{file}: {len} bytes do not fit in {room}")]
-    TooLong { file: &'static str, len: usize, room: usize },
+    TooLong {
+        file: &'static str,
+        len: usize,
+        room: usize,
+    },
 }
 
 fn malformed(file: &'static str, problem: impl Into<String>) -> EfError {
-    EfError::Malformed { file, problem: problem.into() }
+    EfError::Malformed {
+        file,
+        problem: problem.into(),
+    }
 }
 
 /// Pad with 'FF' to `size`, or fail when the content is longer.
 pub fn pad_ff(file: &'static str, mut content: Vec<u8>, size: usize) -> Result<Vec<u8>, EfError> {
     if content.len() > size {
-        return Err(EfError::TooLong { file, len: content.len(), room: size });
+        return Err(EfError::TooLong {
+            file,
+            len: content.len(),
+            room: size,
+        });
     }
     content.resize(size, 0xFF);
     Ok(content)
@@ -101,9 +112,17 @@ pub fn pad_ff(file: &'static str, mut content: Vec<u8>, size: usize) -> Result<V
 
 /// Swapped-nibble BCD of decimal digits, 'F' padded (EF_ICCID coding).
 pub fn encode_swapped_bcd(digits: &str) -> Option<Vec<u8>> {
-    let nibbles: Option<Vec<u8>> = digits.chars().map(|c| c.to_digit(10).map(|d| d as u8)).collect();
+    let nibbles: Option<Vec<u8>> = digits
+        .chars()
+        .map(|c| c.to_digit(10).map(|d| d as u8))
+        .collect();
     let nibbles = nibbles?;
-    Some(nibbles.chunks(2).map(|p| p[0] | (p.get(1).copied().unwrap_or(0xF) << 4)).collect())
+    Some(
+        nibbles
+            .chunks(2)
+            .map(|p| p[0] | (p.get(1).copied().unwrap_or(0xF) << 4))
+            .collect(),
+    )
 }
 
 /// Decimal digits from swapped-nibble BCD, stopping at the first 'F'.
@@ -124,9 +143,13 @@ pub fn decode_swapped_bcd(bytes: &[u8]) -> String {
 /// EF_ICCID: 10 bytes.
 pub fn encode_iccid(iccid: &str) -> Result<Vec<u8>, EfError> {
     if !(18..=20).contains(&iccid.len()) {
-        return Err(malformed("EF_ICCID", format!("ICCID must be 18 to 20 digits, got {}", iccid.len())));
+        return Err(malformed(
+            "EF_ICCID",
+            format!("ICCID must be 18 to 20 digits, got {}", iccid.len()),
+        ));
     }
-    let bcd = encode_swapped_bcd(iccid).ok_or_else(|| malformed("EF_ICCID", "ICCID must be decimal digits"))?;
+    let bcd = encode_swapped_bcd(iccid)
+        .ok_or_else(|| malformed("EF_ICCID", "ICCID must be decimal digits"))?;
     pad_ff("EF_ICCID", bcd, 10)
 }
 
@@ -137,7 +160,10 @@ pub fn encode_imsi(imsi: &Imsi) -> Vec<u8> {
     let odd = digits.len() % 2 == 1;
     let mut nibbles = vec![if odd { 0x9 } else { 0x1 }];
     nibbles.extend_from_slice(&digits);
-    let body: Vec<u8> = nibbles.chunks(2).map(|p| p[0] | (p.get(1).copied().unwrap_or(0xF) << 4)).collect();
+    let body: Vec<u8> = nibbles
+        .chunks(2)
+        .map(|p| p[0] | (p.get(1).copied().unwrap_or(0xF) << 4))
+        .collect();
     let mut out = vec![body.len() as u8];
     out.extend(body);
     out.resize(9, 0xFF);
@@ -146,7 +172,9 @@ pub fn encode_imsi(imsi: &Imsi) -> Vec<u8> {
 
 /// Decode EF_IMSI.
 pub fn decode_imsi(bytes: &[u8]) -> Result<Imsi, EfError> {
-    let (len, body) = bytes.split_first().ok_or_else(|| malformed("EF_IMSI", "empty"))?;
+    let (len, body) = bytes
+        .split_first()
+        .ok_or_else(|| malformed("EF_IMSI", "empty"))?;
     let len = usize::from(*len);
     if len == 0 || len > 8 || body.len() < len {
         return Err(malformed("EF_IMSI", format!("bad length byte {len:#04x}")));
@@ -177,12 +205,18 @@ pub fn encode_ad(mnc: MncLength) -> Vec<u8> {
 
 /// MNC length from EF_AD byte 4 (low nibble).
 pub fn decode_ad_mnc_length(bytes: &[u8]) -> Result<MncLength, EfError> {
-    let b = bytes.get(3).ok_or_else(|| malformed("EF_AD", "shorter than 4 bytes: no MNC length"))?;
+    let b = bytes
+        .get(3)
+        .ok_or_else(|| malformed("EF_AD", "shorter than 4 bytes: no MNC length"))?;
     MncLength::new(b & 0x0F).map_err(|e| malformed("EF_AD", e.to_string()))
 }
 
 /// A service table (EF_UST, EF_IST, EF_EST) of `size` bytes with the given services on.
-pub fn encode_service_table(file: &'static str, services: &[u16], size: usize) -> Result<Vec<u8>, EfError> {
+pub fn encode_service_table(
+    file: &'static str,
+    services: &[u16],
+    size: usize,
+) -> Result<Vec<u8>, EfError> {
     let mut out = vec![0u8; size];
     for &n in services {
         let Some(index) = n.checked_sub(1).map(usize::from) else {
@@ -199,14 +233,20 @@ pub fn encode_service_table(file: &'static str, services: &[u16], size: usize) -
 /// Whether service `n` is on in a service table.
 #[must_use]
 pub fn service_available(table: &[u8], n: u16) -> bool {
-    let Some(index) = n.checked_sub(1).map(usize::from) else { return false };
-    table.get(index / 8).is_some_and(|b| b & (1 << (index % 8)) != 0)
+    let Some(index) = n.checked_sub(1).map(usize::from) else {
+        return false;
+    };
+    table
+        .get(index / 8)
+        .is_some_and(|b| b & (1 << (index % 8)) != 0)
 }
 
 /// The services that are on.
 #[must_use]
 pub fn services_on(table: &[u8]) -> Vec<u16> {
-    (1..=(table.len() * 8) as u16).filter(|n| service_available(table, *n)).collect()
+    (1..=(table.len() * 8) as u16)
+        .filter(|n| service_available(table, *n))
+        .collect()
 }
 
 /// EF_ACC from the last IMSI digit (TS 22.011 §4.2: classes 0–9 drawn from the IMSI).
@@ -219,9 +259,17 @@ pub fn encode_acc(imsi: &Imsi) -> Vec<u8> {
 
 /// EF_DIR record: application template with AID and label, 'FF' padded.
 pub fn encode_dir_record(aid: &[u8], label: &str, record_len: usize) -> Result<Vec<u8>, EfError> {
-    let mut inner = Tlv::new(TAG_AID, aid.to_vec()).to_bytes().map_err(|e| malformed("EF_DIR", e.to_string()))?;
-    inner.extend(Tlv::new(TAG_LABEL, label.as_bytes().to_vec()).to_bytes().map_err(|e| malformed("EF_DIR", e.to_string()))?);
-    let rec = Tlv::new(TAG_APPLICATION_TEMPLATE, inner).to_bytes().map_err(|e| malformed("EF_DIR", e.to_string()))?;
+    let mut inner = Tlv::new(TAG_AID, aid.to_vec())
+        .to_bytes()
+        .map_err(|e| malformed("EF_DIR", e.to_string()))?;
+    inner.extend(
+        Tlv::new(TAG_LABEL, label.as_bytes().to_vec())
+            .to_bytes()
+            .map_err(|e| malformed("EF_DIR", e.to_string()))?,
+    );
+    let rec = Tlv::new(TAG_APPLICATION_TEMPLATE, inner)
+        .to_bytes()
+        .map_err(|e| malformed("EF_DIR", e.to_string()))?;
     pad_ff("EF_DIR", rec, record_len)
 }
 
@@ -235,12 +283,24 @@ pub struct DirEntry {
 /// Decode an EF_DIR record; `None` for an empty ('FF') record.
 pub fn decode_dir_record(record: &[u8]) -> Result<Option<DirEntry>, EfError> {
     let items = tlv::parse_all(record).map_err(|e| malformed("EF_DIR", e.to_string()))?;
-    let Some(template) = items.into_iter().find(|t| t.tag.0 == TAG_APPLICATION_TEMPLATE) else {
+    let Some(template) = items
+        .into_iter()
+        .find(|t| t.tag.0 == TAG_APPLICATION_TEMPLATE)
+    else {
         return Ok(None);
     };
-    let kids = template.children().map_err(|e| malformed("EF_DIR", e.to_string()))?;
-    let aid = kids.iter().find(|t| t.tag.0 == TAG_AID).map(|t| t.value.clone()).ok_or_else(|| malformed("EF_DIR", "application template without AID"))?;
-    let label = kids.iter().find(|t| t.tag.0 == TAG_LABEL).map(|t| String::from_utf8_lossy(&t.value).into_owned());
+    let kids = template
+        .children()
+        .map_err(|e| malformed("EF_DIR", e.to_string()))?;
+    let aid = kids
+        .iter()
+        .find(|t| t.tag.0 == TAG_AID)
+        .map(|t| t.value.clone())
+        .ok_or_else(|| malformed("EF_DIR", "application template without AID"))?;
+    let label = kids
+        .iter()
+        .find(|t| t.tag.0 == TAG_LABEL)
+        .map(|t| String::from_utf8_lossy(&t.value).into_owned());
     Ok(Some(DirEntry { aid, label }))
 }
 
@@ -289,11 +349,16 @@ pub fn decode_gbabp(bytes: &[u8]) -> Result<GbaBootstrapParams, EfError> {
             return Ok(String::new());
         }
         let v = tlv::read_lv(rest).map_err(|e| err(what, e))?;
-        String::from_utf8(v.to_vec()).map_err(|_| malformed("EF_GBABP", format!("{what} is not UTF-8")))
+        String::from_utf8(v.to_vec())
+            .map_err(|_| malformed("EF_GBABP", format!("{what} is not UTF-8")))
     };
     let b_tid = text(&mut rest, "B-TID")?;
     let lifetime = text(&mut rest, "lifetime")?;
-    Ok(GbaBootstrapParams { rand, b_tid, lifetime })
+    Ok(GbaBootstrapParams {
+        rand,
+        b_tid,
+        lifetime,
+    })
 }
 
 /// One EF_GBANL record: a NAF_Id and the B-TID its keys belong to.
@@ -306,26 +371,39 @@ pub struct GbaNafEntry {
 /// Encode an EF_GBANL record of `record_len` bytes.
 pub fn encode_gbanl_record(e: &GbaNafEntry, record_len: usize) -> Result<Vec<u8>, EfError> {
     let err = |x: tlv::TlvError| malformed("EF_GBANL", x.to_string());
-    let mut out = Tlv::new(TAG_NAF_ID, e.naf_id.clone()).to_bytes().map_err(err)?;
-    out.extend(Tlv::new(TAG_B_TID, e.b_tid.as_bytes().to_vec()).to_bytes().map_err(err)?);
+    let mut out = Tlv::new(TAG_NAF_ID, e.naf_id.clone())
+        .to_bytes()
+        .map_err(err)?;
+    out.extend(
+        Tlv::new(TAG_B_TID, e.b_tid.as_bytes().to_vec())
+            .to_bytes()
+            .map_err(err)?,
+    );
     pad_ff("EF_GBANL", out, record_len)
 }
 
 /// Decode an EF_GBANL record; `None` for an empty record.
 pub fn decode_gbanl_record(record: &[u8]) -> Result<Option<GbaNafEntry>, EfError> {
     let items = tlv::parse_all(record).map_err(|e| malformed("EF_GBANL", e.to_string()))?;
-    let Some(naf) = items.iter().find(|t| t.tag.0 == TAG_NAF_ID) else { return Ok(None) };
+    let Some(naf) = items.iter().find(|t| t.tag.0 == TAG_NAF_ID) else {
+        return Ok(None);
+    };
     let b_tid = items
         .iter()
         .find(|t| t.tag.0 == TAG_B_TID)
         .map(|t| String::from_utf8_lossy(&t.value).into_owned())
         .unwrap_or_default();
-    Ok(Some(GbaNafEntry { naf_id: naf.value.clone(), b_tid }))
+    Ok(Some(GbaNafEntry {
+        naf_id: naf.value.clone(),
+        b_tid,
+    }))
 }
 
 /// Encode a `80 L text` object (EF_NAFKCA records, ISIM EF_IMPI/EF_DOMAIN/EF_IMPU), 'FF' padded.
 pub fn encode_tagged_text(file: &'static str, text: &str, size: usize) -> Result<Vec<u8>, EfError> {
-    let tlv = Tlv::new(TAG_URI, text.as_bytes().to_vec()).to_bytes().map_err(|e| malformed(file, e.to_string()))?;
+    let tlv = Tlv::new(TAG_URI, text.as_bytes().to_vec())
+        .to_bytes()
+        .map_err(|e| malformed(file, e.to_string()))?;
     pad_ff(file, tlv, size)
 }
 
@@ -373,22 +451,41 @@ mod tests {
 
     #[test]
     fn gbabp_round_trip_and_me_tail() {
-        let p = GbaBootstrapParams { rand: Some(Rand([0x23; 16])), b_tid: "abc@bsf".into(), lifetime: "2026-11-23T10:00:00Z".into() };
+        let p = GbaBootstrapParams {
+            rand: Some(Rand([0x23; 16])),
+            b_tid: "abc@bsf".into(),
+            lifetime: "2026-11-23T10:00:00Z".into(),
+        };
         let bytes = encode_gbabp(&p, 128).unwrap();
         assert_eq!(decode_gbabp(&bytes).unwrap(), p);
-        let only_rand = GbaBootstrapParams { rand: Some(Rand([1; 16])), ..Default::default() };
-        assert_eq!(decode_gbabp(&encode_gbabp(&only_rand, 64).unwrap()).unwrap(), only_rand);
-        assert_eq!(decode_gbabp(&[0xFF; 20]).unwrap(), GbaBootstrapParams::default());
+        let only_rand = GbaBootstrapParams {
+            rand: Some(Rand([1; 16])),
+            ..Default::default()
+        };
+        assert_eq!(
+            decode_gbabp(&encode_gbabp(&only_rand, 64).unwrap()).unwrap(),
+            only_rand
+        );
+        assert_eq!(
+            decode_gbabp(&[0xFF; 20]).unwrap(),
+            GbaBootstrapParams::default()
+        );
         assert!(decode_gbabp(&[0x05, 1, 2]).is_err());
     }
 
     #[test]
     fn gbanl_and_dir_records() {
-        let e = GbaNafEntry { naf_id: b"naf.example.org\x01\x00\x00\x00\x02".to_vec(), b_tid: "x@y".into() };
+        let e = GbaNafEntry {
+            naf_id: b"naf.example.org\x01\x00\x00\x00\x02".to_vec(),
+            b_tid: "x@y".into(),
+        };
         let rec = encode_gbanl_record(&e, 64).unwrap();
         assert_eq!(decode_gbanl_record(&rec).unwrap(), Some(e));
         assert_eq!(decode_gbanl_record(&[0xFF; 64]).unwrap(), None);
         let dir = encode_dir_record(&[0xA0, 0, 0, 0, 0x87, 0x10, 0x02], "USIM", 32).unwrap();
-        assert_eq!(decode_dir_record(&dir).unwrap().unwrap().label.as_deref(), Some("USIM"));
+        assert_eq!(
+            decode_dir_record(&dir).unwrap().unwrap().label.as_deref(),
+            Some("USIM")
+        );
     }
 }

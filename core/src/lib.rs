@@ -5,12 +5,14 @@
 //! print their bytes.
 
 pub mod aka;
-pub mod ef;
 pub mod apdu;
+pub mod ef;
+pub mod exchange;
 pub mod hexutil;
 pub mod identity;
 pub mod kdf;
 pub mod milenage;
+pub mod script;
 pub mod secret;
 pub mod sqn;
 pub mod status;

@@ -1,0 +1,485 @@
+//! The card profile: a YAML file describing one soft USIM (identities, keys, Milenage
+//! constants, PINs, services, GBA files, SQN policy), validated into a [`Profile`].
+
+use std::path::Path;
+
+use gbau_core::ef;
+use gbau_core::hexutil;
+use gbau_core::identity::{Imsi, MncLength};
+use gbau_core::milenage::{opc_from_op, MilenageConstants};
+use gbau_core::secret::{Op, Opc, K};
+use gbau_core::sqn::{SqnPolicy, DEFAULT_DELTA};
+use serde::Deserialize;
+
+/// A profile that cannot be used, with the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file cannot be read.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The YAML does not parse or has unknown/missing fields.
+    #[error("profile {path} is not valid YAML for a card profile: {message}")]
+    Yaml { path: String, message: String },
+    /// A field has a bad value.
+    #[error("profile field {field}: {problem}")]
+    Field {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+fn field(field: &'static str, problem: impl ToString) -> ProfileError {
+    ProfileError::Field {
+        field,
+        problem: problem.to_string(),
+    }
+}
+
+/// The transmission protocol the card announces in its ATR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// T=0: case-4 answers come as '61xx' + GET RESPONSE, wrong Le gets '6Cxx'.
+    #[default]
+    T0,
+    /// T=1: data comes back with the command.
+    T1,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    iccid: String,
+    imsi: String,
+    mnc_length: u8,
+    k: String,
+    #[serde(default)]
+    op: Option<String>,
+    #[serde(default)]
+    opc: Option<String>,
+    #[serde(default)]
+    milenage: Option<MilenageFile>,
+    #[serde(default)]
+    amf: AmfFile,
+    pins: PinsFile,
+    services: Vec<u16>,
+    #[serde(default = "default_ust_size")]
+    ust_size: usize,
+    #[serde(default)]
+    sqn: SqnFile,
+    #[serde(default)]
+    gba: GbaFile,
+    #[serde(default)]
+    usim_aid: Option<String>,
+    #[serde(default)]
+    isim: Option<IsimFile>,
+    #[serde(default)]
+    protocol: Protocol,
+}
+
+fn default_ust_size() -> usize {
+    12
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MilenageFile {
+    r: [u8; 5],
+    c: [String; 5],
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AmfFile {
+    /// AMF values accepted; empty or absent accepts any.
+    #[serde(default)]
+    allowed: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinsFile {
+    pin1: PinFile,
+    pin2: PinFile,
+    adm1: AdmFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinFile {
+    value: String,
+    #[serde(default = "yes")]
+    enabled: bool,
+    puk: String,
+    #[serde(default = "three")]
+    retries: u8,
+    #[serde(default = "ten")]
+    puk_retries: u8,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdmFile {
+    value: String,
+    #[serde(default = "three")]
+    retries: u8,
+}
+
+fn yes() -> bool {
+    true
+}
+fn three() -> u8 {
+    3
+}
+fn ten() -> u8 {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqnFile {
+    #[serde(default = "default_delta")]
+    delta: Option<u64>,
+    #[serde(default)]
+    age_limit: Option<u64>,
+}
+
+fn default_delta() -> Option<u64> {
+    Some(DEFAULT_DELTA)
+}
+
+impl Default for SqnFile {
+    fn default() -> Self {
+        Self {
+            delta: default_delta(),
+            age_limit: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GbaFile {
+    #[serde(default)]
+    naf_key_centers: Vec<String>,
+    #[serde(default = "default_gbabp_size")]
+    gbabp_size: usize,
+    #[serde(default = "default_gbanl_records")]
+    gbanl_records: u8,
+    #[serde(default = "default_gbanl_record_len")]
+    gbanl_record_len: usize,
+    #[serde(default = "default_nafkca_record_len")]
+    nafkca_record_len: usize,
+}
+
+fn default_gbabp_size() -> usize {
+    128
+}
+fn default_gbanl_records() -> u8 {
+    4
+}
+fn default_gbanl_record_len() -> usize {
+    160
+}
+fn default_nafkca_record_len() -> usize {
+    64
+}
+
+impl Default for GbaFile {
+    fn default() -> Self {
+        Self {
+            naf_key_centers: Vec::new(),
+            gbabp_size: default_gbabp_size(),
+            gbanl_records: default_gbanl_records(),
+            gbanl_record_len: default_gbanl_record_len(),
+            nafkca_record_len: default_nafkca_record_len(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IsimFile {
+    impi: String,
+    domain: String,
+    impu: Vec<String>,
+    #[serde(default)]
+    services: Vec<u16>,
+    #[serde(default)]
+    aid: Option<String>,
+}
+
+/// A PIN (or PUK/ADM) value as the card compares it: ASCII padded with 'FF' to 8 bytes.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop, PartialEq, Eq)]
+pub struct PinValue([u8; 8]);
+
+impl std::fmt::Debug for PinValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinValue(..)")
+    }
+}
+
+impl PinValue {
+    /// From 4..=8 ASCII digits.
+    pub fn from_digits(digits: &str) -> Option<Self> {
+        if !(4..=8).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut v = [0xFF; 8];
+        v[..digits.len()].copy_from_slice(digits.as_bytes());
+        Some(Self(v))
+    }
+
+    /// The 8 bytes as they travel in VERIFY.
+    #[must_use]
+    pub fn from_block(block: [u8; 8]) -> Self {
+        Self(block)
+    }
+
+    /// The padded block.
+    #[must_use]
+    pub fn block(&self) -> &[u8; 8] {
+        &self.0
+    }
+
+    /// True when the block is a valid PIN coding (4..=8 digits, 'FF' padded).
+    #[must_use]
+    pub fn is_well_formed(&self) -> bool {
+        let digits = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
+        digits >= 4 && self.0[digits..].iter().all(|b| *b == 0xFF)
+    }
+}
+
+/// One PIN's profile values.
+#[derive(Clone, Debug)]
+pub struct PinProfile {
+    pub value: PinValue,
+    pub enabled: bool,
+    pub puk: Option<PinValue>,
+    pub retries: u8,
+    pub puk_retries: u8,
+}
+
+/// The ISIM of the card, when it has one.
+#[derive(Clone, Debug)]
+pub struct IsimProfile {
+    pub aid: Vec<u8>,
+    pub impi: String,
+    pub domain: String,
+    pub impu: Vec<String>,
+    pub services: Vec<u16>,
+}
+
+/// Sizes of the GBA files.
+#[derive(Clone, Debug)]
+pub struct GbaFiles {
+    pub naf_key_centers: Vec<String>,
+    pub gbabp_size: usize,
+    pub gbanl_records: u8,
+    pub gbanl_record_len: usize,
+    pub nafkca_record_len: usize,
+}
+
+/// A validated card profile.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub iccid: String,
+    pub imsi: Imsi,
+    pub mnc_length: MncLength,
+    pub k: K,
+    pub opc: Opc,
+    pub milenage: MilenageConstants,
+    /// Accepted AMF values; empty accepts any.
+    pub amf_allowed: Vec<[u8; 2]>,
+    pub pin1: PinProfile,
+    pub pin2: PinProfile,
+    pub adm1: PinProfile,
+    pub services: Vec<u16>,
+    pub ust_size: usize,
+    pub sqn_policy: SqnPolicy,
+    pub gba: GbaFiles,
+    pub usim_aid: Vec<u8>,
+    pub isim: Option<IsimProfile>,
+    pub protocol: Protocol,
+}
+
+/// The USIM AID used when a profile names none: the 3GPP USIM prefix and 9 octets of
+/// application provider data (any value is valid; this one is gbau's).
+pub const DEFAULT_USIM_AID: &str = "a0000000871002ff33ff018900000100";
+/// The ISIM AID used when a profile names none.
+pub const DEFAULT_ISIM_AID: &str = "a0000000871004ff33ff018900000100";
+
+fn pin_profile(name: &'static str, p: &PinFile) -> Result<PinProfile, ProfileError> {
+    let value =
+        PinValue::from_digits(&p.value).ok_or_else(|| field(name, "PIN must be 4 to 8 digits"))?;
+    let puk =
+        PinValue::from_digits(&p.puk).ok_or_else(|| field(name, "PUK must be 4 to 8 digits"))?;
+    if !(1..=15).contains(&p.retries) || !(1..=15).contains(&p.puk_retries) {
+        return Err(field(name, "retry counters must be 1 to 15"));
+    }
+    Ok(PinProfile {
+        value,
+        enabled: p.enabled,
+        puk: Some(puk),
+        retries: p.retries,
+        puk_retries: p.puk_retries,
+    })
+}
+
+fn aid(name: &'static str, text: &str, prefix: [u8; 7]) -> Result<Vec<u8>, ProfileError> {
+    let bytes = hexutil::parse_ranged(text, 7, 16).map_err(|e| field(name, e))?;
+    if bytes[..7] != prefix {
+        return Err(field(
+            name,
+            format!("must start with {}", hex::encode(prefix)),
+        ));
+    }
+    Ok(bytes)
+}
+
+impl Profile {
+    /// Read and validate a profile file.
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text).map_err(|e| match e {
+            ProfileError::Yaml { message, .. } => ProfileError::Yaml {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse and validate profile YAML.
+    pub fn from_yaml(text: &str) -> Result<Self, ProfileError> {
+        let f: ProfileFile = serde_norway::from_str(text).map_err(|e| ProfileError::Yaml {
+            path: "<text>".into(),
+            message: e.to_string(),
+        })?;
+        let imsi = Imsi::new(&f.imsi).map_err(|e| field("imsi", e))?;
+        let mnc_length = MncLength::new(f.mnc_length).map_err(|e| field("mnc_length", e))?;
+        ef::encode_iccid(&f.iccid).map_err(|e| field("iccid", e))?;
+        let k = K::new(hexutil::parse_fixed(&f.k).map_err(|e| field("k", e))?);
+        let opc = match (&f.op, &f.opc) {
+            (Some(op), None) => opc_from_op(
+                &k,
+                &Op::new(hexutil::parse_fixed(op).map_err(|e| field("op", e))?),
+            ),
+            (None, Some(opc)) => Opc::new(hexutil::parse_fixed(opc).map_err(|e| field("opc", e))?),
+            _ => return Err(field("op/opc", "give exactly one of op and opc")),
+        };
+        let milenage = match &f.milenage {
+            None => MilenageConstants::default(),
+            Some(m) => {
+                let mut c = [[0u8; 16]; 5];
+                for (i, text) in m.c.iter().enumerate() {
+                    c[i] = hexutil::parse_fixed(text)
+                        .map_err(|e| field("milenage.c", format!("c{}: {e}", i + 1)))?;
+                }
+                let constants = MilenageConstants { r: m.r, c };
+                constants.validate().map_err(|e| field("milenage.r", e))?;
+                constants
+            }
+        };
+        let amf_allowed = f
+            .amf
+            .allowed
+            .iter()
+            .map(|a| hexutil::parse_fixed::<2>(a).map_err(|e| field("amf.allowed", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let adm1 = PinProfile {
+            value: PinValue::from_digits(&f.pins.adm1.value)
+                .ok_or_else(|| field("pins.adm1", "ADM1 must be 4 to 8 digits"))?,
+            enabled: true,
+            puk: None,
+            retries: f.pins.adm1.retries,
+            puk_retries: 0,
+        };
+        if !(1..=15).contains(&adm1.retries) {
+            return Err(field("pins.adm1", "retry counter must be 1 to 15"));
+        }
+        ef::encode_service_table("EF_UST", &f.services, f.ust_size)
+            .map_err(|e| field("services", e))?;
+        if f.gba.gbanl_records == 0 || f.gba.gbanl_record_len < 16 || f.gba.gbanl_record_len > 255 {
+            return Err(field(
+                "gba",
+                "EF_GBANL needs at least 1 record of 16 to 255 bytes",
+            ));
+        }
+        if f.gba.gbabp_size < 20 || f.gba.gbabp_size > 1024 {
+            return Err(field("gba.gbabp_size", "must be 20 to 1024 bytes"));
+        }
+        if f.gba.nafkca_record_len < 4 || f.gba.nafkca_record_len > 255 {
+            return Err(field("gba.nafkca_record_len", "must be 4 to 255 bytes"));
+        }
+        for kc in &f.gba.naf_key_centers {
+            ef::encode_tagged_text("EF_NAFKCA", kc, f.gba.nafkca_record_len)
+                .map_err(|e| field("gba.naf_key_centers", e))?;
+        }
+        let usim_aid = aid(
+            "usim_aid",
+            f.usim_aid.as_deref().unwrap_or(DEFAULT_USIM_AID),
+            ef::USIM_AID_PREFIX,
+        )?;
+        let isim = match f.isim {
+            None => None,
+            Some(i) => {
+                if i.impi.is_empty()
+                    || i.impi.len() > 200
+                    || i.domain.is_empty()
+                    || i.impu.is_empty()
+                {
+                    return Err(field(
+                        "isim",
+                        "impi, domain and at least one impu are required",
+                    ));
+                }
+                Some(IsimProfile {
+                    aid: aid(
+                        "isim.aid",
+                        i.aid.as_deref().unwrap_or(DEFAULT_ISIM_AID),
+                        ef::ISIM_AID_PREFIX,
+                    )?,
+                    impi: i.impi,
+                    domain: i.domain,
+                    impu: i.impu,
+                    services: i.services,
+                })
+            }
+        };
+        Ok(Self {
+            iccid: f.iccid,
+            imsi,
+            mnc_length,
+            k,
+            opc,
+            milenage,
+            amf_allowed,
+            pin1: pin_profile("pins.pin1", &f.pins.pin1)?,
+            pin2: pin_profile("pins.pin2", &f.pins.pin2)?,
+            adm1,
+            services: f.services,
+            ust_size: f.ust_size,
+            sqn_policy: SqnPolicy {
+                delta: f.sqn.delta,
+                age_limit: f.sqn.age_limit,
+            },
+            gba: GbaFiles {
+                naf_key_centers: f.gba.naf_key_centers,
+                gbabp_size: f.gba.gbabp_size,
+                gbanl_records: f.gba.gbanl_records,
+                gbanl_record_len: f.gba.gbanl_record_len,
+                nafkca_record_len: f.gba.nafkca_record_len,
+            },
+            usim_aid,
+            isim,
+            protocol: f.protocol,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! The soft card as a device: card logic + T=0/T=1 link + durable state file. The in-process
+//! transport and the vpcd bridge both drive this.
+
+use std::path::{Path, PathBuf};
+
+use gbau_core::apdu::{log_command, log_response, KEY_BEARING_INS};
+use gbau_core::{ResponseApdu, StatusWord};
+use tracing::trace;
+
+use crate::card::{Card, CardError};
+use crate::link::Link;
+use crate::profile::Profile;
+use crate::state::{self, StateError};
+use crate::store::{self, StoreError};
+
+/// Why a soft card cannot be opened or could not persist.
+#[derive(Debug, thiserror::Error)]
+pub enum SoftCardError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("state file {path} does not fit the profile: {source}")]
+    State { path: PathBuf, source: StateError },
+}
+
+/// A soft USIM with its link personality and (optionally) a state file.
+#[derive(Debug)]
+pub struct SoftCard {
+    card: Card,
+    link: Link,
+    state_path: Option<PathBuf>,
+    pending_carries_keys: bool,
+}
+
+impl SoftCard {
+    /// A card that keeps its state in memory only.
+    pub fn in_memory(profile: Profile) -> Result<Self, SoftCardError> {
+        let link = Link::new(profile.protocol);
+        Ok(Self {
+            card: Card::new(profile)?,
+            link,
+            state_path: None,
+            pending_carries_keys: false,
+        })
+    }
+
+    /// A card backed by a state file: loaded when it exists, created (durably) when it does
+    /// not. A corrupt or foreign state file is an error naming the file.
+    pub fn open(profile: Profile, state_path: &Path) -> Result<Self, SoftCardError> {
+        let link = Link::new(profile.protocol);
+        let fresh = Card::new(profile.clone())?;
+        let card = match store::read_optional(state_path)? {
+            None => fresh,
+            Some(bytes) => {
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    path: state_path.to_owned(),
+                    problem,
+                };
+                let file: state::StateFile =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                let persistent =
+                    state::from_file(&profile, fresh.tree(), fresh.persistent(), &file).map_err(
+                        |source| SoftCardError::State {
+                            path: state_path.to_owned(),
+                            source,
+                        },
+                    )?;
+                Card::restore(profile, persistent)?
+            }
+        };
+        let mut soft = Self {
+            card,
+            link,
+            state_path: Some(state_path.to_owned()),
+            pending_carries_keys: false,
+        };
+        soft.persist()?;
+        Ok(soft)
+    }
+
+    /// The ATR.
+    #[must_use]
+    pub fn atr(&self) -> Vec<u8> {
+        self.card.atr()
+    }
+
+    /// Power cycle or reset.
+    pub fn reset(&mut self) {
+        self.card.reset();
+        self.link.reset();
+        self.pending_carries_keys = false;
+    }
+
+    /// The card logic (for tests and inspection).
+    #[must_use]
+    pub fn card(&self) -> &Card {
+        &self.card
+    }
+
+    fn persist(&mut self) -> Result<(), StoreError> {
+        if let Some(path) = &self.state_path {
+            let file = state::to_file(&self.card);
+            let bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+            store::write_durably(path, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// One exchange. When the command changed persistent state, the state file is written
+    /// durably before the response is returned; if that fails the response is withheld and
+    /// the error returned (the caller answers '6581' memory problem).
+    pub fn transmit(&mut self, raw: &[u8]) -> Result<Vec<u8>, StoreError> {
+        trace!("{}", log_command(raw));
+        let ins = raw.get(1).copied();
+        let is_get_response = ins == Some(crate::command::ins::GET_RESPONSE);
+        let response: ResponseApdu = self.link.transmit(&mut self.card, raw);
+        let carries_keys = if is_get_response {
+            self.pending_carries_keys
+        } else {
+            ins.is_some_and(|i| KEY_BEARING_INS.contains(&i))
+        };
+        if !is_get_response {
+            self.pending_carries_keys =
+                carries_keys && matches!(response.sw, StatusWord::MoreData(_));
+        }
+        if self.card.take_dirty() {
+            self.persist()?;
+        }
+        let bytes = response.to_bytes();
+        trace!("{}", log_response(&bytes, carries_keys));
+        Ok(bytes)
+    }
+
+    /// Like [`transmit`](Self::transmit), but a persistence failure becomes '6581'.
+    pub fn transmit_or_memory_problem(&mut self, raw: &[u8]) -> Vec<u8> {
+        match self.transmit(raw) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!("{e}");
+                StatusWord::MemoryProblem.to_bytes().to_vec()
+            }
+        }
+    }
+}
