@@ -10,6 +10,7 @@ pub mod fs;
 pub mod link;
 pub mod pin;
 pub mod profile;
+pub mod scripts;
 pub mod soft;
 pub mod state;
 pub mod store;

@@ -483,3 +483,28 @@ impl Profile {
         })
     }
 }
+
+impl Profile {
+    /// Script variables a profile fills (`apdu-scripts/README.md`): PIN/PUK/ADM blocks as
+    /// 8-byte hex, AIDs, IMSI and ICCID. Test profiles only: these are the card's secrets.
+    #[must_use]
+    pub fn script_vars(&self) -> std::collections::BTreeMap<String, String> {
+        let mut v = std::collections::BTreeMap::new();
+        v.insert("pin1".into(), hex::encode(self.pin1.value.block()));
+        v.insert("pin2".into(), hex::encode(self.pin2.value.block()));
+        v.insert("adm1".into(), hex::encode(self.adm1.value.block()));
+        if let Some(puk) = &self.pin1.puk {
+            v.insert("puk1".into(), hex::encode(puk.block()));
+        }
+        if let Some(puk) = &self.pin2.puk {
+            v.insert("puk2".into(), hex::encode(puk.block()));
+        }
+        v.insert("usim_aid".into(), hex::encode(&self.usim_aid));
+        if let Some(isim) = &self.isim {
+            v.insert("isim_aid".into(), hex::encode(&isim.aid));
+        }
+        v.insert("imsi".into(), self.imsi.as_str().to_owned());
+        v.insert("iccid".into(), self.iccid.clone());
+        v
+    }
+}

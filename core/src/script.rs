@@ -310,28 +310,26 @@ impl<'a, E: std::error::Error + 'static> Runner<'a, E> {
                 Step::Send { apdu, raw } => {
                     let text = substitute(apdu, &self.vars).map_err(undefined)?;
                     let bytes = parse_hex(&text).map_err(|e| syntax(format!("command: {e}")))?;
-                    let cmd =
-                        CommandApdu::parse(&bytes).map_err(|e| syntax(format!("command: {e}")))?;
                     let transport = |problem: String| ScriptError::Transport {
                         file: line.file.clone(),
                         line: line.number,
                         problem,
                     };
+                    // Raw lines send the bytes as written, well-formed or not.
                     let response = if *raw {
                         let out = (self.transmit)(&bytes).map_err(|e| transport(e.to_string()))?;
                         ResponseApdu::parse(&out).map_err(|e| transport(e.to_string()))?
                     } else {
+                        let cmd = CommandApdu::parse(&bytes)
+                            .map_err(|e| syntax(format!("command: {e}")))?;
                         transceive(self.transmit, &cmd)
                             .map_err(|e: ExchangeError<E>| transport(e.to_string()))?
                     };
+                    last = Some((crate::apdu::spaced_hex(&bytes), response.clone()));
                     self.transcript.push(Exchange {
                         command: bytes,
-                        response: response.clone(),
-                    });
-                    last = Some((
-                        crate::apdu::spaced_hex(&cmd.to_bytes().unwrap_or_default()),
                         response,
-                    ));
+                    });
                 }
                 Step::Expect(expected) => {
                     let Some((command, response)) = &last else {
