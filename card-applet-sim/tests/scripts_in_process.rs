@@ -1,6 +1,6 @@
 //! Every conversation in `apdu-scripts/card/` against the in-process soft card (a fresh card
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 //! from `profiles/test-set-1.yaml` per script), one test per script.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
