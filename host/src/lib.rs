@@ -1,6 +1,9 @@
-//! The MT side of gbau. For now: the software oracle behind `gbau calc` and the offline
-//! walk-through behind `gbau demo`. Transports, the USIM client and the Ub client come next.
+//! The MT side of gbau: transports (PC/SC, in-process soft card), the soft-card commands,
+//! the software oracle behind `gbau calc` and the walk-through behind `gbau demo`.
 
+pub mod bench;
 pub mod calc;
+pub mod card_cmd;
 pub mod demo;
 pub mod input;
+pub mod transport;

@@ -9,9 +9,11 @@ use gbau_core::milenage::MilenageConstants;
 use gbau_core::secret::{Ck, Ik, Ks, Op, Opc, K};
 use gbau_core::sqn::Sqn;
 use gbau_host::calc::{self, GbaInput, MilenageInput, OperatorKey};
-use gbau_host::demo;
 use gbau_host::input::{constants, fixed_hex, rotations, UsageError};
+use gbau_host::transport::{list_readers, TransportError};
+use gbau_host::{bench, card_cmd, demo};
 use serde::Serialize;
+use std::path::PathBuf;
 
 /// Exit code for a card, protocol or computation failure.
 const EXIT_FAILURE: u8 = 1;
@@ -38,6 +40,69 @@ enum Command {
     /// Run the whole GBA_U flow on embedded test keys, no hardware needed
     Demo {
         /// Print one JSON object instead of the narrative
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the soft GBA_U USIM
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// List PC/SC readers and whether a card is present
+    Readers {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks that print their figures
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CardCommand {
+    /// Serve the soft card to PC/SC programs through the vsmartcard virtual reader (vpcd)
+    Serve {
+        /// Card profile (YAML), e.g. card-applet-sim/profiles/test-set-1.yaml
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// State file (created from the profile when missing; written durably)
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// vpcd address: 127.0.0.1:35963 is reader "Virtual PCD 00 00", :35964 the second slot
+        #[arg(long, value_name = "HOST:PORT", default_value = gbau_card::vpcd::DEFAULT_VPCD_ADDR)]
+        vpcd: String,
+    },
+    /// Drive the soft card over stdin/stdout: one hex APDU per line in, one hex response out
+    Stdio {
+        /// Card profile (YAML)
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// State file
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Soft card: GBA bootstraps per second in-process, SELECT round trip through PC/SC
+    Card {
+        /// Card profile (YAML)
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "card-applet-sim/profiles/test-set-1.yaml"
+        )]
+        profile: PathBuf,
+        /// Also time SELECT through this PC/SC reader (e.g. "Virtual PCD 00 00" with `gbau card serve`)
+        #[arg(long, value_name = "NAME")]
+        reader: Option<String>,
+        /// Number of GBA bootstraps to time
+        #[arg(long, default_value_t = 2000)]
+        bootstraps: usize,
+        /// Number of SELECT round trips to time
+        #[arg(long, default_value_t = 1000)]
+        selects: usize,
+        /// Print JSON
         #[arg(long)]
         json: bool,
     },
@@ -127,9 +192,27 @@ enum Failure {
     Demo(#[from] demo::DemoError),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    CardCmd(#[from] card_cmd::CardCmdError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Bench(#[from] bench::BenchError),
+    #[error(transparent)]
+    Profile(#[from] gbau_card::profile::ProfileError),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GBAU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn main() -> ExitCode {
+    init_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -139,7 +222,7 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
-        Err(Failure::Usage(e)) => {
+        Err(e @ (Failure::Usage(_) | Failure::Profile(_))) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_USAGE)
         }
@@ -222,6 +305,81 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 ExitCode::from(EXIT_FAILURE)
             })
+        }
+        Command::Card(CardCommand::Serve {
+            profile,
+            state,
+            vpcd,
+        }) => {
+            card_cmd::serve(&profile, &state, &vpcd)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Card(CardCommand::Stdio { profile, state }) => {
+            card_cmd::stdio(&profile, &state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Readers { json } => {
+            let readers = list_readers()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&readers)?);
+            } else if readers.is_empty() {
+                println!("no readers (is pcscd running? for the soft card: gbau card serve ...)");
+            } else {
+                for r in &readers {
+                    println!(
+                        "{:>2}  {}  {}",
+                        r.index,
+                        r.name,
+                        if r.card_present {
+                            "card present"
+                        } else {
+                            "no card"
+                        }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Card {
+            profile,
+            reader,
+            bootstraps,
+            selects,
+            json,
+        }) => {
+            let profile = gbau_card::Profile::load(&profile)?;
+            let r = bench::card(
+                &profile,
+                bootstraps.max(1),
+                selects.max(1),
+                reader.as_deref(),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "soft card benchmark ({} GBA bootstraps, {} SELECTs)",
+                    r.bootstraps, r.select_in_process.count
+                );
+                println!(
+                    "  GBA bootstrap in-process, state in memory : {:>10.0} /s",
+                    r.bootstraps_per_s_in_memory
+                );
+                println!("  GBA bootstrap in-process, durable state   : {:>10.0} /s  (tmp + fsync + rename per bootstrap)", r.bootstraps_per_s_durable);
+                let l = &r.select_in_process;
+                println!(
+                    "  SELECT in-process (baseline)   median {:>8.1} us  p99 {:>8.1} us",
+                    l.median_us, l.p99_us
+                );
+                if let (Some(l), Some(name)) = (&r.select_pcsc, &r.reader) {
+                    println!("  SELECT via PC/SC {name:?}: median {:>8.1} us  p90 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us", l.median_us, l.p90_us, l.p99_us, l.max_us);
+                    println!(
+                        "  PC/SC / in-process median ratio: {:.1}",
+                        r.pcsc_over_in_process.unwrap_or(0.0)
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

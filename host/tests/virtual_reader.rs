@@ -1,0 +1,128 @@
+//! The soft card through pcscd + vpcd, as any PC/SC program sees it. The harness starts
+//! pcscd itself (or reuses a running one) and stops what it started; each trial serves a
+//! fresh card with `gbau card serve` and talks to it through the `pcsc` crate.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use gbau_card::scripts::run_file;
+use gbau_card::Profile;
+use gbau_host::transport::{PcscTransport, Transport};
+use libtest_mimic::{Arguments, Failed, Trial};
+use support::{repo, Pcscd, ServedCard, VIRTUAL_READER};
+
+const SCRIPTS: [&str; 8] = [
+    "01-select.apdu",
+    "02-read-files.apdu",
+    "03-pin-errors.apdu",
+    "04-auth-3g.apdu",
+    "05-gba-bootstrap.apdu",
+    "06-gba-replay.apdu",
+    "07-gba-errors.apdu",
+    "08-t0-behaviour.apdu",
+];
+
+fn script_over_pcsc(script: &str) -> Result<(), Failed> {
+    let _card = ServedCard::start()?;
+    let mut t = PcscTransport::connect(VIRTUAL_READER, Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let vars = Profile::load(&support::profile())
+        .map_err(|e| e.to_string())?
+        .script_vars();
+    let mut transmit = |raw: &[u8]| t.transmit(raw);
+    run_file(
+        &mut transmit,
+        &repo().join("apdu-scripts/card").join(script),
+        vars,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn pcsc_scan_sees_the_card() -> Result<(), Failed> {
+    let card = ServedCard::start()?;
+    let out = std::process::Command::new("timeout")
+        .args(["5", "pcsc_scan"])
+        .output()
+        .map_err(|e| format!("pcsc_scan: {e} (install pcsc-tools)"))?;
+    drop(card);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let atr = "3B 9B 11 80 1F C7 80 31 E0 73 FE 21 1B 63 67 62 61 33";
+    if text.contains(atr) && text.contains("Protocol T = 0") {
+        Ok(())
+    } else {
+        Err(format!("pcsc_scan did not show the soft card's ATR {atr} with T=0:\n{text}").into())
+    }
+}
+
+fn scriptor_runs_the_chain() -> Result<(), Failed> {
+    let card = ServedCard::start()?;
+    let script = card.dir.path("chain.scriptor");
+    std::fs::write(
+        &script,
+        "00 A4 04 04 07 A0 00 00 00 87 10 02\n\
+         00 20 00 01 08 31 32 33 34 FF FF FF FF\n\
+         0088008423DD1023553cbe9637a89d218ae64dae47bf351055f328b43577b9b98c7f3f0d723fb24400\n\
+         00 C0 00 00 0A\n\
+         0088008448DE146e61662e6578616d706c652e6f7267010000000231\
+         30303130313030303030303030303140696d732e6d6e633030312e6d63633030312e336770706e6574776f726b2e6f726700\n\
+         00 C0 00 00 22\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("timeout")
+        .args(["20", "scriptor", "-r", VIRTUAL_READER])
+        .arg(&script)
+        .output()
+        .map_err(|e| format!("scriptor: {e} (install pcsc-tools)"))?;
+    // scriptor wraps long responses at 16 bytes a line: compare with whitespace collapsed.
+    let text = String::from_utf8_lossy(&out.stdout).to_uppercase();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "< DB 08 A5 42 11 D5 E3 BA 50 BF 90 00",
+        "< DB 20 D3 D5 B4 18 41 7E ED FF F7 7C 5C CE 9B 96 2B D6 2A 6B BE DB FF 2B 30 9A B1 5C DC 90 88 2B 18 F2 90 00",
+    ] {
+        if !flat.contains(want) {
+            return Err(format!("scriptor output lacks {want:?}:\n{text}").into());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    // One virtual reader slot: the trials run one after another.
+    args.test_threads = Some(1);
+    let mut trials: Vec<Trial> = SCRIPTS
+        .iter()
+        .map(|s| {
+            Trial::test(
+                format!(
+                    "pcsc_script_{}",
+                    s.trim_end_matches(".apdu").replace('-', "_")
+                ),
+                move || script_over_pcsc(s),
+            )
+        })
+        .collect();
+    trials.push(Trial::test(
+        "pcsc_scan_sees_the_card",
+        pcsc_scan_sees_the_card,
+    ));
+    trials.push(Trial::test(
+        "scriptor_runs_the_gba_chain",
+        scriptor_runs_the_chain,
+    ));
+    let pcscd = match Pcscd::ensure() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("virtual reader tests cannot run: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(pcscd);
+    conclusion.exit_code()
+}
