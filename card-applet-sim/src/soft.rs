@@ -50,6 +50,7 @@ impl SoftCard {
     pub fn open(profile: Profile, state_path: &Path) -> Result<Self, SoftCardError> {
         let link = Link::new(profile.protocol);
         let fresh = Card::new(profile.clone())?;
+        store::remove_stale_temps(state_path);
         let card = match store::read_optional(state_path)? {
             None => fresh,
             Some(bytes) => {

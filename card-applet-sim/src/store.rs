@@ -34,6 +34,31 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     }
 }
 
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    format!(".{name}.tmp.")
+}
+
+/// Remove temporary files left by writes that a crash interrupted (they never replaced the
+/// state file, so they hold nothing the card answered on).
+pub fn remove_stale_temps(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = temp_prefix(path);
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// Replace `path` with `bytes` durably: temporary file in the same directory, fsync, rename,
 /// fsync of the directory.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
