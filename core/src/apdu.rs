@@ -417,6 +417,22 @@ mod tests {
     }
 
     #[test]
+    fn logs_never_show_pins_or_keys() {
+        let verify = h("002000010831323334FFFFFFFF");
+        assert_eq!(
+            log_command(&verify),
+            ">> 00 20 00 01 08 <8 bytes of PIN data>"
+        );
+        assert_eq!(log_command(&h("00200001")), ">> 00 20 00 01");
+        assert_eq!(
+            log_response(&h("DB08A54211D5E3BA50BF9000"), true),
+            "<< <10 bytes of key material> 90 00"
+        );
+        assert_eq!(log_response(&h("6A82"), true), "<< 6A 82");
+        assert_eq!(log_response(&h("01029000"), false), "<< 01 02 90 00");
+    }
+
+    #[test]
     fn display_is_the_log_form() {
         let cmd = CommandApdu::new(0x00, 0xA4, 0x00, 0x04)
             .with_data(vec![0x3F, 0x00])
