@@ -16,6 +16,7 @@ pub mod script;
 pub mod secret;
 pub mod sqn;
 pub mod status;
+pub mod time;
 pub mod tlv;
 
 pub use apdu::{ApduError, CommandApdu, ResponseApdu};

@@ -7,3 +7,4 @@ pub mod card_cmd;
 pub mod demo;
 pub mod input;
 pub mod transport;
+pub mod usim;

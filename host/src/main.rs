@@ -42,6 +42,15 @@ enum Command {
         /// Print one JSON object instead of the narrative
         #[arg(long)]
         json: bool,
+        /// Use the card in this PC/SC reader instead of the embedded soft card
+        #[arg(long, value_name = "NAME")]
+        reader: Option<String>,
+        /// With --reader: the card's profile (K/OPc for the in-process HSS)
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// With --reader: PIN1, when the card requires it
+        #[arg(long, env = "GBAU_PIN", value_name = "PIN")]
+        pin: Option<String>,
     },
     /// Run the soft GBA_U USIM
     #[command(subcommand)]
@@ -270,20 +279,31 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             print_report(&report, a.json, &lines)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { json } => {
-            let report = demo::run()?;
+        Command::Demo {
+            json,
+            reader,
+            profile,
+            pin,
+        } => {
+            let card = match reader {
+                None => demo::DemoCard::Embedded,
+                Some(name) => {
+                    let profile = gbau_card::Profile::load(&profile.ok_or_else(|| {
+                        UsageError::new("--profile", "with --reader, give the card's profile (its K/OPc drive the in-process HSS)")
+                    })?)?;
+                    demo::DemoCard::Reader {
+                        name,
+                        profile: Box::new(profile),
+                        pin,
+                    }
+                }
+            };
+            let report = demo::run(card)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
-                    "gbau demo: GBA_U bootstrap and NAF key on Milenage test set 1 (test keys)"
-                );
-                if report.offline_core_only {
-                    println!(
-                        "(offline: card and network computations run in-process through gbau-core;"
-                    );
-                    println!(" the soft card, BSF and NAF servers are not built yet)");
-                }
+                println!("gbau demo: GBA_U bootstrap, NAF key and key update (Milenage test set 1, test keys)");
+                println!("card: {}; network: {}", report.card, report.network);
                 for (i, s) in report.steps.iter().enumerate() {
                     println!("{:>2}. {:<5} {}", i + 1, s.actor, s.what);
                 }
@@ -298,8 +318,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     }
                 );
             }
-            let ok =
-                report.keys_equal && report.replay_in_3g_refused && report.replay_in_gba_refused;
+            let ok = report.keys_equal
+                && report.replay_in_3g_refused
+                && report.replay_in_gba_refused
+                && report.key_update_rebootstrapped;
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

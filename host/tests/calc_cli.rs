@@ -301,11 +301,33 @@ fn demo_shows_equal_keys_matching_the_chain() {
     let v = vector_file("gba-u-chain.yaml");
     let j = json_of(&gbau(&["demo", "--json"]));
     assert_eq!(j["mode"], "GBA_U");
-    assert_eq!(j["b_tid"].as_str().unwrap(), field(&v, "b_tid"));
+    // The first bootstrap on the fresh embedded card is the shared chain, byte for byte.
+    assert_eq!(j["b_tid_first"].as_str().unwrap(), field(&v, "b_tid"));
     assert_eq!(
-        j["ks_ext_naf_mt"].as_str().unwrap(),
+        j["ks_ext_naf_first"].as_str().unwrap(),
         field(&v, "ks_ext_naf")
     );
+    // After the forced key update: a new B-TID and a new key, equal on both sides.
+    assert_ne!(j["b_tid"], j["b_tid_first"]);
+    assert_ne!(j["ks_ext_naf_mt"], j["ks_ext_naf_first"]);
     assert_eq!(j["ks_ext_naf_naf"], j["ks_ext_naf_mt"]);
+    assert_eq!(j["key_update_rebootstrapped"], true);
     assert_eq!(j["replay_in_3g_refused"], true);
+    assert_eq!(j["replay_in_gba_refused"], true);
+    for key in ["ks_ext_naf_mt", "ks_ext_naf_naf"] {
+        let k = j[key].as_str().unwrap();
+        assert!(
+            k.len() == 64
+                && k.chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "{key} is lower-case hex"
+        );
+    }
+}
+
+#[test]
+fn demo_with_a_reader_needs_the_profile() {
+    let out = gbau(&["demo", "--reader", "Virtual PCD 00 00"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--profile"));
 }

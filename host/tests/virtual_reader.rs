@@ -91,6 +91,36 @@ fn scriptor_runs_the_chain() -> Result<(), Failed> {
     Ok(())
 }
 
+fn demo_through_the_virtual_reader_twice() -> Result<(), Failed> {
+    let _card = ServedCard::start()?;
+    let run = || -> Result<serde_json::Value, Failed> {
+        let out = support::gbau()
+            .args(["demo", "--json", "--reader", VIRTUAL_READER, "--profile"])
+            .arg(support::profile())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(
+                format!("gbau demo failed: {}", String::from_utf8_lossy(&out.stderr)).into(),
+            );
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| Failed::from(e.to_string()))
+    };
+    let first = run()?;
+    if first["ks_ext_naf_first"]
+        != "d3d5b418417eedfff77c5cce9b962bd62a6bbedbff2b309ab15cdc90882b18f2"
+    {
+        return Err(format!("first run on a fresh card is not the chain: {first}").into());
+    }
+    // The same card again: the demo's HSS starts at the chain's SQN, the card refuses it,
+    // and the AUTS resynchronises.
+    let second = run()?;
+    if second["resynchronisations"].as_u64().unwrap_or(0) < 1 || second["keys_equal"] != true {
+        return Err(format!("second run did not resynchronise: {second}").into());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     // One virtual reader slot: the trials run one after another.
@@ -114,6 +144,10 @@ fn main() -> ExitCode {
     trials.push(Trial::test(
         "scriptor_runs_the_gba_chain",
         scriptor_runs_the_chain,
+    ));
+    trials.push(Trial::test(
+        "demo_through_the_virtual_reader_twice",
+        demo_through_the_virtual_reader_twice,
     ));
     let pcscd = match Pcscd::ensure() {
         Ok(p) => p,
