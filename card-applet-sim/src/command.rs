@@ -494,7 +494,7 @@ mod tests {
         assert_eq!(parse("01A40000023F00"), Err(SW_CHANNEL_NOT_SUPPORTED));
         assert_eq!(parse("00EE0000"), Err(StatusWord::InsNotSupported));
         assert_eq!(
-            parse("0020000204313233"),
+            parse("002000020431323334"),
             Err(StatusWord::ReferencedDataNotFound)
         );
         assert_eq!(parse("00200001043132FFFF"), Err(StatusWord::WrongLength));
