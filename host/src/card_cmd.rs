@@ -20,17 +20,11 @@ pub enum CardCmdError {
     Io(#[from] std::io::Error),
 }
 
-/// Open the soft card of a profile with a state file (created when missing).
-pub fn open(profile: &Path, state: &Path) -> Result<SoftCard, CardCmdError> {
-    Ok(SoftCard::open(Profile::load(profile)?, state)?)
-}
-
 /// `gbau card serve`: connect to vpcd and answer until killed.
-pub fn serve(profile: &Path, state: &Path, vpcd: &str) -> Result<(), CardCmdError> {
-    let mut card = open(profile, state)?;
+pub fn serve(profile: Profile, label: &str, state: &Path, vpcd: &str) -> Result<(), CardCmdError> {
+    let mut card = SoftCard::open(profile, state)?;
     eprintln!(
-        "gbau card: serving {} (state {}) on vpcd {vpcd}",
-        profile.display(),
+        "gbau card: serving {label} (state {}) on vpcd {vpcd}",
         state.display()
     );
     let stop = AtomicBool::new(false);
@@ -40,8 +34,8 @@ pub fn serve(profile: &Path, state: &Path, vpcd: &str) -> Result<(), CardCmdErro
 
 /// `gbau card stdio`: one hex APDU per input line, one hex response per output line. A line
 /// that is not hex gets `error: ...` and the card keeps serving.
-pub fn stdio(profile: &Path, state: &Path) -> Result<(), CardCmdError> {
-    let mut card = open(profile, state)?;
+pub fn stdio(profile: Profile, state: &Path) -> Result<(), CardCmdError> {
+    let mut card = SoftCard::open(profile, state)?;
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     writeln!(out, "ATR {}", to_hex(&card.atr()))?;

@@ -4,7 +4,11 @@
 pub mod bench;
 pub mod calc;
 pub mod card_cmd;
+pub mod cmd;
+pub mod decode;
 pub mod demo;
 pub mod input;
+pub mod session;
+pub mod shell;
 pub mod transport;
 pub mod usim;

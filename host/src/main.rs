@@ -1,19 +1,21 @@
 //! `gbau`: the command-line tool of the gbau project.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use gbau_core::aka::{Amf, Rand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use gbau_core::aka::{Amf, Autn, Rand};
 use gbau_core::identity::UaProtocolId;
 use gbau_core::milenage::MilenageConstants;
 use gbau_core::secret::{Ck, Ik, Ks, Op, Opc, K};
 use gbau_core::sqn::Sqn;
 use gbau_host::calc::{self, GbaInput, MilenageInput, OperatorKey};
+use gbau_host::cmd::{self, CmdError};
 use gbau_host::input::{constants, fixed_hex, rotations, UsageError};
+use gbau_host::session::{CardOpts, SessionError};
 use gbau_host::transport::{list_readers, TransportError};
-use gbau_host::{bench, card_cmd, demo};
+use gbau_host::{bench, card_cmd, demo, shell};
 use serde::Serialize;
-use std::path::PathBuf;
 
 /// Exit code for a card, protocol or computation failure.
 const EXIT_FAILURE: u8 = 1;
@@ -24,9 +26,13 @@ const EXIT_USAGE: u8 = 2;
 #[command(
     name = "gbau",
     version,
-    about = "GBA_U (3GPP Generic Bootstrapping Architecture with UICC-based keys): soft USIM, MT tools and network side"
+    about = "GBA_U (3GPP Generic Bootstrapping Architecture with UICC-based keys): soft USIM, MT tools and network side",
+    after_help = "Card commands use the soft card in this process unless --reader names a PC/SC reader.\n\
+                  Start with: gbau info   (then: gbau gba naf-key --naf-fqdn naf.example.org)"
 )]
 struct Cli {
+    #[command(flatten)]
+    card: CardOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,6 +40,51 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
+    /// List PC/SC readers and whether a card is present
+    Readers {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// ICCID, IMSI, IMPI, applications, GBA services, EF_GBABP, EF_GBANL, NAF Key Centers
+    Info {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send raw APDUs (hex) and print data, status word and its meaning
+    Apdu {
+        /// APDUs in hex, spaces allowed inside quotes
+        #[arg(required = true, value_name = "HEX")]
+        apdus: Vec<String>,
+        /// Do not follow 61xx/6Cxx: show exactly what the card answers
+        #[arg(long)]
+        raw: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an APDU script (see apdu-scripts/README.md); a diff and exit 1 on the first mismatch
+    Run {
+        /// The script file
+        script: PathBuf,
+        /// Script variable NAME=VALUE (repeatable); profile values are set already
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Print the transcript as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// GBA on the card: bootstrap from a challenge, NAF keys, checks against the oracle
+    #[command(subcommand)]
+    Gba(GbaCommand),
+    /// Interactive APDU shell (history, completion, variables, scripts)
+    Shell,
+    /// Print shell completions
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
     /// Compute AKA and GBA values from known inputs (the software oracle)
     #[command(subcommand)]
     Calc(CalcCommand),
@@ -42,75 +93,67 @@ enum Command {
         /// Print one JSON object instead of the narrative
         #[arg(long)]
         json: bool,
-        /// Use the card in this PC/SC reader instead of the embedded soft card
-        #[arg(long, value_name = "NAME")]
-        reader: Option<String>,
-        /// With --reader: the card's profile (K/OPc for the in-process HSS)
-        #[arg(long, value_name = "FILE")]
-        profile: Option<PathBuf>,
-        /// With --reader: PIN1, when the card requires it
-        #[arg(long, env = "GBAU_PIN", value_name = "PIN")]
-        pin: Option<String>,
     },
     /// Run the soft GBA_U USIM
     #[command(subcommand)]
     Card(CardCommand),
-    /// List PC/SC readers and whether a card is present
-    Readers {
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
-    },
     /// Benchmarks that print their figures
     #[command(subcommand)]
     Bench(BenchCommand),
 }
 
 #[derive(Subcommand, Debug)]
-enum CardCommand {
-    /// Serve the soft card to PC/SC programs through the vsmartcard virtual reader (vpcd)
-    Serve {
-        /// Card profile (YAML), e.g. card-applet-sim/profiles/test-set-1.yaml
-        #[arg(long, value_name = "FILE")]
-        profile: PathBuf,
-        /// State file (created from the profile when missing; written durably)
-        #[arg(long, value_name = "FILE")]
-        state: PathBuf,
-        /// vpcd address: 127.0.0.1:35963 is reader "Virtual PCD 00 00", :35964 the second slot
-        #[arg(long, value_name = "HOST:PORT", default_value = gbau_card::vpcd::DEFAULT_VPCD_ADDR)]
-        vpcd: String,
+enum GbaCommand {
+    /// GBA bootstrapping mode with a given RAND/AUTN; stores B-TID and lifetime in EF_GBABP
+    Bootstrap {
+        /// RAND, 16 bytes hex
+        #[arg(long, value_name = "HEX")]
+        rand: String,
+        /// AUTN (AUTN* for GBA_U), 16 bytes hex
+        #[arg(long, value_name = "HEX")]
+        autn: String,
+        /// B-TID received from the BSF
+        #[arg(long, value_name = "TEXT")]
+        btid: String,
+        /// Key lifetime received from the BSF, e.g. 2026-11-24T10:00:00Z
+        #[arg(long, value_name = "TEXT")]
+        lifetime: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
-    /// Drive the soft card over stdin/stdout: one hex APDU per line in, one hex response out
-    Stdio {
-        /// Card profile (YAML)
-        #[arg(long, value_name = "FILE")]
-        profile: PathBuf,
-        /// State file
-        #[arg(long, value_name = "FILE")]
-        state: PathBuf,
+    /// GBA NAF derivation mode: Ks_ext_NAF for a NAF
+    NafKey {
+        /// NAF FQDN (case matters)
+        #[arg(long, value_name = "TEXT")]
+        naf_fqdn: String,
+        /// Ua security protocol id, 5 bytes hex (01 00 00 00 02 = HTTP Digest)
+        #[arg(long, value_name = "HEX", default_value = "0100000002")]
+        ua_protocol: String,
+        /// IMPI (default: derived from the card's IMSI)
+        #[arg(long, value_name = "TEXT")]
+        impi: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
-}
-
-#[derive(Subcommand, Debug)]
-enum BenchCommand {
-    /// Soft card: GBA bootstraps per second in-process, SELECT round trip through PC/SC
-    Card {
-        /// Card profile (YAML)
-        #[arg(
-            long,
-            value_name = "FILE",
-            default_value = "card-applet-sim/profiles/test-set-1.yaml"
-        )]
-        profile: PathBuf,
-        /// Also time SELECT through this PC/SC reader (e.g. "Virtual PCD 00 00" with `gbau card serve`)
-        #[arg(long, value_name = "NAME")]
-        reader: Option<String>,
-        /// Number of GBA bootstraps to time
-        #[arg(long, default_value_t = 2000)]
-        bootstraps: usize,
-        /// Number of SELECT round trips to time
-        #[arg(long, default_value_t = 1000)]
-        selects: usize,
+    /// Compare the card's Ks_ext_NAF with the oracle and name the input that differs
+    Check {
+        /// NAF FQDN
+        #[arg(long, value_name = "TEXT")]
+        naf_fqdn: String,
+        /// Ua security protocol id, 5 bytes hex
+        #[arg(long, value_name = "HEX", default_value = "0100000002")]
+        ua_protocol: String,
+        /// IMPI (default: derived from the card's IMSI)
+        #[arg(long, value_name = "TEXT")]
+        impi: Option<String>,
+        /// The key the NAF side has, 32 bytes hex: which inputs produce it?
+        #[arg(long, value_name = "HEX")]
+        expected: Option<String>,
+        /// The RAND you believe the card bootstrapped with
+        #[arg(long, value_name = "HEX")]
+        rand: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -192,6 +235,41 @@ struct GbaArgs {
     json: bool,
 }
 
+#[derive(Subcommand, Debug)]
+enum CardCommand {
+    /// Serve the soft card to PC/SC programs through the vsmartcard virtual reader (vpcd)
+    Serve {
+        /// State file (created from the profile when missing; written durably)
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// vpcd address: 127.0.0.1:35963 is reader "Virtual PCD 00 00", :35964 the second slot
+        #[arg(long, value_name = "HOST:PORT", default_value = gbau_card::vpcd::DEFAULT_VPCD_ADDR)]
+        vpcd: String,
+    },
+    /// Drive the soft card over stdin/stdout: one hex APDU per line in, one hex response out
+    Stdio {
+        /// State file
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Soft card: GBA bootstraps per second in-process, SELECT round trip through PC/SC
+    Card {
+        /// Number of GBA bootstraps to time
+        #[arg(long, default_value_t = 2000)]
+        bootstraps: usize,
+        /// Number of SELECT round trips to time
+        #[arg(long, default_value_t = 1000)]
+        selects: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// What can end a command.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
@@ -209,6 +287,30 @@ enum Failure {
     Bench(#[from] bench::BenchError),
     #[error(transparent)]
     Profile(#[from] gbau_card::profile::ProfileError),
+    #[error(transparent)]
+    Cmd(#[from] CmdError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Shell(#[from] shell::ShellError),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_)
+            | Self::Profile(_)
+            | Self::Cmd(CmdError::Usage(_))
+            | Self::Session(SessionError::PinRequired | SessionError::Profile(_))
+            | Self::Cmd(CmdError::Session(SessionError::PinRequired | SessionError::Profile(_)))
+            | Self::Shell(shell::ShellError::Session(
+                SessionError::PinRequired | SessionError::Profile(_),
+            )) => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        }
+    }
 }
 
 fn init_logging() {
@@ -231,19 +333,204 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(code) => code,
-        Err(e @ (Failure::Usage(_) | Failure::Profile(_))) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_USAGE)
-        }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
+fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, UsageError> {
+    vars.iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(n, val)| (n.trim().to_owned(), val.trim().to_owned()))
+                .filter(|(n, _)| !n.is_empty())
+                .ok_or_else(|| UsageError::new("--var", format!("{v:?} is not NAME=VALUE")))
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_lines)] // one arm per command, each short
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let card = cli.card;
     match cli.command {
+        Command::Readers { json } => {
+            let readers = list_readers()?;
+            if json {
+                print_json(&readers)?;
+            } else if readers.is_empty() {
+                println!("no readers (is pcscd running? for the soft card in the virtual reader: gbau card serve ...)");
+            } else {
+                for r in &readers {
+                    println!(
+                        "{:>2}  {}  {}",
+                        r.index,
+                        r.name,
+                        if r.card_present {
+                            "card present"
+                        } else {
+                            "no card"
+                        }
+                    );
+                }
+            }
+        }
+        Command::Info { json } => {
+            let mut s = card.open()?;
+            let info = cmd::info(&mut s)?;
+            if json {
+                print_json(&info)?;
+            } else {
+                print!("{info}");
+            }
+        }
+        Command::Apdu { apdus, raw, json } => {
+            let mut s = card.open()?;
+            let results = cmd::apdu(&mut s, &apdus, raw)?;
+            if json {
+                print_json(&results)?;
+            } else {
+                for r in &results {
+                    println!(">> {}", r.command);
+                    if !r.data.is_empty() {
+                        println!("<< {}", r.data);
+                    }
+                    println!("<< {} ({})", r.sw, r.meaning);
+                    if let Some(d) = &r.decoded {
+                        println!("   {d}");
+                    }
+                }
+            }
+        }
+        Command::Run { script, vars, json } => {
+            let vars = parse_vars(&vars)?;
+            let mut s = card.open()?;
+            let transcript = cmd::run(&mut s, &script, &vars)?;
+            if json {
+                let t: Vec<_> = transcript
+                    .iter()
+                    .map(|e| serde_json::json!({"command": gbau_core::hexutil::to_hex(&e.command), "response": gbau_core::hexutil::to_hex(&e.response.to_bytes())}))
+                    .collect();
+                print_json(&t)?;
+            } else {
+                for e in &transcript {
+                    println!("{}", gbau_core::apdu::log_command(&e.command));
+                    println!(
+                        "{}",
+                        gbau_core::apdu::log_response(&e.response.to_bytes(), false)
+                    );
+                }
+                println!("ok: {} ({} exchanges)", script.display(), transcript.len());
+            }
+        }
+        Command::Gba(GbaCommand::Bootstrap {
+            rand,
+            autn,
+            btid,
+            lifetime,
+            json,
+        }) => {
+            let rand = Rand(fixed_hex("--rand", &rand)?);
+            let autn = Autn(fixed_hex("--autn", &autn)?);
+            let mut s = card.open()?;
+            let r = cmd::gba_bootstrap(&mut s, rand, autn, &btid, &lifetime)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("res       {}", r.res);
+                println!("b_tid     {}", r.b_tid);
+                println!("lifetime  {}", r.lifetime);
+                println!("(Ks stays on the card; B-TID and lifetime written to EF_GBABP)");
+            }
+        }
+        Command::Gba(GbaCommand::NafKey {
+            naf_fqdn,
+            ua_protocol,
+            impi,
+            json,
+        }) => {
+            let ua = UaProtocolId(fixed_hex("--ua-protocol", &ua_protocol)?);
+            let mut s = card.open()?;
+            let r = cmd::gba_naf_key(&mut s, &naf_fqdn, ua, impi.as_deref())?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "b_tid       {}",
+                    if r.b_tid.is_empty() {
+                        "(none in EF_GBABP)"
+                    } else {
+                        &r.b_tid
+                    }
+                );
+                println!("naf_id      {}", r.naf_id);
+                println!("ks_ext_naf  {}", r.ks_ext_naf);
+            }
+        }
+        Command::Gba(GbaCommand::Check {
+            naf_fqdn,
+            ua_protocol,
+            impi,
+            expected,
+            rand,
+            json,
+        }) => {
+            let ua = UaProtocolId(fixed_hex("--ua-protocol", &ua_protocol)?);
+            let expected = expected
+                .map(|e| fixed_hex::<32>("--expected", &e))
+                .transpose()?;
+            let rand = rand
+                .map(|r| fixed_hex::<16>("--rand", &r).map(Rand))
+                .transpose()?;
+            let mut s = card.open()?;
+            let r = cmd::gba_check(&mut s, &naf_fqdn, ua, impi.as_deref(), expected, rand)?;
+            let agrees = r.card_matches_calc && r.expected_matches_card != Some(false);
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("rand             {}", r.rand);
+                println!("impi             {}", r.impi);
+                println!("naf_id           {}", r.naf_id);
+                println!("ks_ext_naf card  {}", r.ks_ext_naf_card);
+                println!("ks_ext_naf calc  {}", r.ks_ext_naf_calc);
+                if let Some(m) = r.expected_matches_card {
+                    println!(
+                        "expected key     {}",
+                        if m {
+                            "equal to the card's"
+                        } else {
+                            "DIFFERENT from the card's"
+                        }
+                    );
+                }
+                for d in &r.diagnosis {
+                    println!("diagnosis: {d}");
+                }
+                println!(
+                    "{}",
+                    if agrees {
+                        "ok: the card agrees"
+                    } else {
+                        "MISMATCH"
+                    }
+                );
+            }
+            if !agrees {
+                return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+        Command::Shell => {
+            shell::run(&card)?;
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "gbau", &mut std::io::stdout());
+        }
         Command::Calc(CalcCommand::Milenage(a)) => {
             let report = calc::milenage(&milenage_input(&a)?)?;
             print_report(
@@ -264,7 +551,6 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     ("sres", &report.sres),
                 ],
             )?;
-            Ok(ExitCode::SUCCESS)
         }
         Command::Calc(CalcCommand::Gba(a)) => {
             let report = calc::gba(&gba_input(&a)?)?;
@@ -277,30 +563,25 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 lines.push(("ks_local_mt", k));
             }
             print_report(&report, a.json, &lines)?;
-            Ok(ExitCode::SUCCESS)
         }
-        Command::Demo {
-            json,
-            reader,
-            profile,
-            pin,
-        } => {
-            let card = match reader {
+        Command::Demo { json } => {
+            let target = match &card.reader {
                 None => demo::DemoCard::Embedded,
                 Some(name) => {
-                    let profile = gbau_card::Profile::load(&profile.ok_or_else(|| {
+                    let path = card.profile.clone().ok_or_else(|| {
                         UsageError::new("--profile", "with --reader, give the card's profile (its K/OPc drive the in-process HSS)")
-                    })?)?;
+                    })?;
+                    let profile = gbau_card::Profile::load(&path)?;
                     demo::DemoCard::Reader {
-                        name,
+                        name: name.clone(),
                         profile: Box::new(profile),
-                        pin,
+                        pin: card.pin.clone(),
                     }
                 }
             };
-            let report = demo::run(card)?;
+            let report = demo::run(target)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                print_json(&report)?;
             } else {
                 println!("gbau demo: GBA_U bootstrap, NAF key and key update (Milenage test set 1, test keys)");
                 println!("card: {}; network: {}", report.card, report.network);
@@ -322,62 +603,38 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 && report.replay_in_3g_refused
                 && report.replay_in_gba_refused
                 && report.key_update_rebootstrapped;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FAILURE)
-            })
-        }
-        Command::Card(CardCommand::Serve {
-            profile,
-            state,
-            vpcd,
-        }) => {
-            card_cmd::serve(&profile, &state, &vpcd)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Card(CardCommand::Stdio { profile, state }) => {
-            card_cmd::stdio(&profile, &state)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Readers { json } => {
-            let readers = list_readers()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&readers)?);
-            } else if readers.is_empty() {
-                println!("no readers (is pcscd running? for the soft card: gbau card serve ...)");
-            } else {
-                for r in &readers {
-                    println!(
-                        "{:>2}  {}  {}",
-                        r.index,
-                        r.name,
-                        if r.card_present {
-                            "card present"
-                        } else {
-                            "no card"
-                        }
-                    );
-                }
+            if !ok {
+                return Ok(ExitCode::from(EXIT_FAILURE));
             }
-            Ok(ExitCode::SUCCESS)
+        }
+        Command::Card(CardCommand::Serve { state, vpcd }) => {
+            let profile = card
+                .load_profile(true)?
+                .ok_or_else(|| UsageError::new("--profile", "no profile"))?;
+            card_cmd::serve(profile, &card.profile_label(), &state, &vpcd)?;
+        }
+        Command::Card(CardCommand::Stdio { state }) => {
+            let profile = card
+                .load_profile(true)?
+                .ok_or_else(|| UsageError::new("--profile", "no profile"))?;
+            card_cmd::stdio(profile, &state)?;
         }
         Command::Bench(BenchCommand::Card {
-            profile,
-            reader,
             bootstraps,
             selects,
             json,
         }) => {
-            let profile = gbau_card::Profile::load(&profile)?;
+            let profile = card
+                .load_profile(true)?
+                .ok_or_else(|| UsageError::new("--profile", "no profile"))?;
             let r = bench::card(
                 &profile,
                 bootstraps.max(1),
                 selects.max(1),
-                reader.as_deref(),
+                card.reader.as_deref(),
             )?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                print_json(&r)?;
             } else {
                 println!(
                     "soft card benchmark ({} GBA bootstraps, {} SELECTs)",
@@ -401,9 +658,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     );
                 }
             }
-            Ok(ExitCode::SUCCESS)
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_report<T: Serialize>(
@@ -412,14 +669,14 @@ fn print_report<T: Serialize>(
     lines: &[(&str, &String)],
 ) -> Result<(), Failure> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        print_json(report)
     } else {
         let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in lines {
             println!("{k:<width$}  {v}");
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn milenage_input(a: &MilenageArgs) -> Result<MilenageInput, UsageError> {

@@ -141,6 +141,11 @@ impl<T: Transport> Usim<T> {
         Self { transport }
     }
 
+    /// Give the transport back.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
     /// The transport.
     pub fn transport(&mut self) -> &mut T {
         &mut self.transport
@@ -211,6 +216,20 @@ impl<T: Transport> Usim<T> {
         Ok(aid)
     }
 
+    /// True when PIN1 is enabled and not yet verified (VERIFY without data answers 63Cx).
+    pub fn pin1_verification_needed(&mut self) -> Result<bool, UsimError> {
+        let r = self.send(&CommandApdu::new(0x00, 0x20, 0x00, 0x01))?;
+        match r.sw {
+            StatusWord::Ok => Ok(false),
+            StatusWord::RetriesLeft(_) => Ok(true),
+            StatusWord::AuthMethodBlocked => Err(UsimError::PinBlocked),
+            sw => Err(UsimError::Status {
+                command: "VERIFY PIN1 (status)",
+                sw,
+            }),
+        }
+    }
+
     /// VERIFY PIN1 with a PIN given as digits.
     pub fn verify_pin1(&mut self, digits: &str) -> Result<(), UsimError> {
         let block = pin_block(digits).ok_or(UsimError::Malformed {
@@ -229,10 +248,76 @@ impl<T: Transport> Usim<T> {
         }
     }
 
-    fn read_transparent(&mut self, command: &'static str, fid: u16) -> Result<Vec<u8>, UsimError> {
+    /// Select an EF by FID and read it whole.
+    pub fn read_transparent(
+        &mut self,
+        command: &'static str,
+        fid: u16,
+    ) -> Result<Vec<u8>, UsimError> {
         self.expect_ok(command, &apdus::select_fid(fid))?;
         // Le 00 asks for up to 256 bytes; a T=0 card corrects it with 6Cxx.
         self.expect_ok(command, &apdus::read_binary(0, 256))
+    }
+
+    /// EF_ICCID (selects the MF on the way; re-select the USIM afterwards).
+    pub fn iccid(&mut self) -> Result<String, UsimError> {
+        self.expect_ok("SELECT MF", &apdus::select_fid(ef::MF))?;
+        Ok(ef::decode_swapped_bcd(
+            &self.read_transparent("READ EF_ICCID", ef::EF_ICCID)?,
+        ))
+    }
+
+    /// All records of a linear fixed EF under the current ADF (stops at '6A83').
+    pub fn records(&mut self, command: &'static str, fid: u16) -> Result<Vec<Vec<u8>>, UsimError> {
+        self.expect_ok(command, &apdus::select_fid(fid))?;
+        let mut out = Vec::new();
+        for n in 1..=254u8 {
+            let r = self.send(&apdus::read_record(n, 256))?;
+            match r.sw {
+                StatusWord::Ok => out.push(r.data),
+                StatusWord::RecordNotFound => break,
+                sw => return Err(UsimError::Status { command, sw }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// EF_GBANL entries with their record numbers.
+    pub fn gbanl(&mut self) -> Result<Vec<(u8, ef::GbaNafEntry)>, UsimError> {
+        let mut out = Vec::new();
+        for (i, rec) in self
+            .records("READ EF_GBANL", ef::EF_GBANL)?
+            .iter()
+            .enumerate()
+        {
+            if let Some(e) = ef::decode_gbanl_record(rec)? {
+                out.push((i as u8 + 1, e));
+            }
+        }
+        Ok(out)
+    }
+
+    /// NAF Key Center FQDNs from EF_NAFKCA.
+    pub fn naf_key_centers(&mut self) -> Result<Vec<String>, UsimError> {
+        let mut out = Vec::new();
+        for rec in self.records("READ EF_NAFKCA", ef::EF_NAFKCA)? {
+            if let Some(f) = ef::decode_tagged_text("EF_NAFKCA", &rec)? {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ISIM's IMPI, when the card has an ISIM (leaves the ISIM selected).
+    pub fn isim_impi(&mut self, isim_aid: &[u8]) -> Result<Option<String>, UsimError> {
+        let r = self.send(&apdus::select_aid(isim_aid))?;
+        if !r.sw.is_ok() {
+            return Ok(None);
+        }
+        Ok(ef::decode_tagged_text(
+            "EF_IMPI",
+            &self.read_transparent("READ EF_IMPI", ef::EF_IMPI)?,
+        )?)
     }
 
     /// EF_IMSI.

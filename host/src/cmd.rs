@@ -1,0 +1,525 @@
+//! The card commands of `gbau`: info, apdu, run, gba bootstrap / naf-key / check. Each
+//! returns a report that prints as text or JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gbau_core::aka::{Autn, Rand};
+use gbau_core::apdu::spaced_hex;
+use gbau_core::ef;
+use gbau_core::hexutil::{parse_hex, to_hex};
+use gbau_core::identity::{Impi, MncLength, NafId, UaProtocolId};
+use gbau_core::kdf::ks_ext_naf;
+use gbau_core::milenage::Milenage;
+use gbau_core::secret::Ks;
+use gbau_core::{CommandApdu, ResponseApdu};
+use serde::Serialize;
+
+use crate::input::UsageError;
+use crate::session::{Session, SessionError};
+use crate::usim::{AuthOutcome, UsimError};
+
+/// Errors of the card commands.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Usim(#[from] UsimError),
+    #[error("{0}")]
+    Script(String),
+    #[error("synchronisation failure: the card's SQN is ahead; AUTS {0} (give it to the BSF/HSS to resynchronise)")]
+    SyncFailure(String),
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// `gbau info`.
+#[derive(Debug, Serialize)]
+pub struct Info {
+    pub card: String,
+    pub iccid: String,
+    pub applications: Vec<App>,
+    pub imsi: String,
+    pub mnc_length: usize,
+    pub impi: String,
+    pub isim_impi: Option<String>,
+    pub bsf: String,
+    pub services: Services,
+    pub gbabp: Gbabp,
+    pub gbanl: Vec<GbanlEntry>,
+    pub naf_key_centers: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct App {
+    pub aid: String,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Services {
+    pub gsm_access: bool,
+    pub gba: bool,
+    pub gba_local_key_establishment: bool,
+    pub ust: Vec<u16>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Gbabp {
+    pub rand: Option<String>,
+    pub b_tid: Option<String>,
+    pub lifetime: Option<String>,
+    /// Whether the lifetime has passed (None when there is no lifetime or it does not parse).
+    pub expired: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GbanlEntry {
+    pub record: u8,
+    pub naf_fqdn: String,
+    pub ua_protocol: String,
+    pub b_tid: String,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Read and decode what the card holds.
+pub fn info(s: &mut Session) -> Result<Info, CmdError> {
+    let iccid = s.usim.iccid()?;
+    let apps = s.usim.applications()?;
+    s.ready()?;
+    let imsi = s.usim.imsi()?;
+    let mnc = s.usim.mnc_length()?;
+    let ust = s.usim.ust()?;
+    let gbabp = s.usim.gbabp()?;
+    let gbanl = s.usim.gbanl()?;
+    let nafkca = s.usim.naf_key_centers()?;
+    let isim_impi = match apps
+        .iter()
+        .find(|a| a.aid.starts_with(&ef::ISIM_AID_PREFIX))
+    {
+        Some(a) => {
+            let impi = s.usim.isim_impi(&a.aid)?;
+            s.usim.select_usim()?;
+            impi
+        }
+        None => None,
+    };
+    let lifetime = (!gbabp.lifetime.is_empty()).then(|| gbabp.lifetime.clone());
+    Ok(Info {
+        card: s.label.clone(),
+        iccid,
+        applications: apps
+            .iter()
+            .map(|a| App {
+                aid: to_hex(&a.aid),
+                label: a.label.clone(),
+            })
+            .collect(),
+        imsi: imsi.to_string(),
+        mnc_length: mnc.digits(),
+        impi: imsi.impi(mnc).to_string(),
+        isim_impi,
+        bsf: imsi.bsf_fqdn(mnc),
+        services: Services {
+            gsm_access: ef::service_available(&ust, ef::SERVICE_GSM_ACCESS),
+            gba: ef::service_available(&ust, ef::SERVICE_GBA),
+            gba_local_key_establishment: ef::service_available(&ust, ef::SERVICE_GBA_LOCAL_KEY),
+            ust: ef::services_on(&ust),
+        },
+        gbabp: Gbabp {
+            rand: gbabp.rand.map(|r| to_hex(&r.0)),
+            b_tid: (!gbabp.b_tid.is_empty()).then(|| gbabp.b_tid.clone()),
+            expired: lifetime
+                .as_deref()
+                .and_then(gbau_core::time::parse_utc)
+                .map(|t| t <= unix_now()),
+            lifetime,
+        },
+        gbanl: gbanl
+            .into_iter()
+            .map(|(record, e)| {
+                let id = NafId::from_bytes(&e.naf_id).ok();
+                GbanlEntry {
+                    record,
+                    naf_fqdn: id
+                        .as_ref()
+                        .map_or_else(|| to_hex(&e.naf_id), |i| i.fqdn().to_owned()),
+                    ua_protocol: id.map_or_else(String::new, |i| to_hex(&i.ua_protocol().0)),
+                    b_tid: e.b_tid,
+                }
+            })
+            .collect(),
+        naf_key_centers: nafkca,
+    })
+}
+
+impl std::fmt::Display for Info {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let yn = |b: bool| if b { "yes" } else { "no" };
+        writeln!(f, "card          {}", self.card)?;
+        writeln!(f, "ICCID         {}", self.iccid)?;
+        for a in &self.applications {
+            writeln!(
+                f,
+                "application   {} {}",
+                a.aid,
+                a.label.as_deref().unwrap_or("")
+            )?;
+        }
+        writeln!(
+            f,
+            "IMSI          {} (MNC length {})",
+            self.imsi, self.mnc_length
+        )?;
+        writeln!(f, "IMPI          {} (derived from the IMSI)", self.impi)?;
+        if let Some(i) = &self.isim_impi {
+            writeln!(f, "ISIM IMPI     {i}")?;
+        }
+        writeln!(f, "BSF           {}", self.bsf)?;
+        writeln!(
+            f,
+            "services      GBA (68): {}, GBA local key establishment (76): {}, GSM access (27): {}",
+            yn(self.services.gba),
+            yn(self.services.gba_local_key_establishment),
+            yn(self.services.gsm_access)
+        )?;
+        match &self.gbabp.rand {
+            None => writeln!(f, "EF_GBABP      empty (no bootstrap yet)")?,
+            Some(r) => {
+                writeln!(f, "EF_GBABP      RAND {r}")?;
+                writeln!(
+                    f,
+                    "              B-TID {}",
+                    self.gbabp.b_tid.as_deref().unwrap_or("(not written)")
+                )?;
+                let state = match self.gbabp.expired {
+                    Some(true) => " (expired)",
+                    Some(false) => " (valid)",
+                    None => "",
+                };
+                writeln!(
+                    f,
+                    "              lifetime {}{state}",
+                    self.gbabp.lifetime.as_deref().unwrap_or("(not written)")
+                )?;
+            }
+        }
+        if self.gbanl.is_empty() {
+            writeln!(f, "EF_GBANL      no NAF keys")?;
+        }
+        for e in &self.gbanl {
+            writeln!(
+                f,
+                "EF_GBANL #{}   {} (Ua {}) B-TID {}",
+                e.record, e.naf_fqdn, e.ua_protocol, e.b_tid
+            )?;
+        }
+        for k in &self.naf_key_centers {
+            writeln!(f, "NAF Key Center {k}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One exchange of `gbau apdu`.
+#[derive(Debug, Serialize)]
+pub struct ApduResult {
+    pub command: String,
+    pub data: String,
+    pub sw: String,
+    pub meaning: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<String>,
+}
+
+/// Decode a response for display: FCP or AUTHENTICATE answers.
+#[must_use]
+pub fn decode_response(cmd: &[u8], r: &ResponseApdu) -> Option<String> {
+    match cmd.get(1) {
+        Some(0xA4 | 0xF2) => crate::decode::fcp(&r.data).map(|f| f.to_string()),
+        Some(0x88) => crate::decode::auth_response(&r.data),
+        _ => None,
+    }
+}
+
+/// Send raw APDUs (hex), following 61xx/6Cxx unless `raw`.
+pub fn apdu(s: &mut Session, apdus: &[String], raw: bool) -> Result<Vec<ApduResult>, CmdError> {
+    let mut out = Vec::new();
+    for (i, text) in apdus.iter().enumerate() {
+        let bytes =
+            parse_hex(text).map_err(|e| UsageError::new("APDU", format!("#{}: {e}", i + 1)))?;
+        let cmd = CommandApdu::parse(&bytes)
+            .map_err(|e| UsageError::new("APDU", format!("#{}: {e}", i + 1)))?;
+        let r = if raw {
+            let resp = s
+                .usim
+                .transport()
+                .transmit(&bytes)
+                .map_err(UsimError::from)?;
+            ResponseApdu::parse(&resp).map_err(|e| CmdError::Script(e.to_string()))?
+        } else {
+            s.usim.send(&cmd)?
+        };
+        out.push(ApduResult {
+            command: spaced_hex(&bytes),
+            data: spaced_hex(&r.data),
+            sw: format!("{:04X}", u16::from(r.sw)),
+            meaning: r.sw.meaning(),
+            decoded: decode_response(&bytes, &r),
+        });
+    }
+    Ok(out)
+}
+
+/// `gbau run`: run a script; the transcript on success, a diff on the first mismatch.
+pub fn run(
+    s: &mut Session,
+    script: &Path,
+    vars: &[(String, String)],
+) -> Result<Vec<gbau_core::script::Exchange>, CmdError> {
+    let mut all: BTreeMap<String, String> = s.script_vars();
+    all.extend(vars.iter().cloned());
+    let t = s.usim.transport();
+    let mut tx = |raw: &[u8]| t.transmit(raw);
+    gbau_card::scripts::run_file(&mut tx, script, all).map_err(|e| CmdError::Script(e.to_string()))
+}
+
+/// `gbau gba bootstrap`.
+#[derive(Debug, Serialize)]
+pub struct BootstrapReport {
+    pub res: String,
+    pub b_tid: String,
+    pub lifetime: String,
+}
+
+/// Bootstrap from a given challenge and store B-TID and lifetime on the card.
+pub fn gba_bootstrap(
+    s: &mut Session,
+    rand: Rand,
+    autn: Autn,
+    b_tid: &str,
+    lifetime: &str,
+) -> Result<BootstrapReport, CmdError> {
+    if gbau_core::time::parse_utc(lifetime).is_none() {
+        return Err(UsageError::new(
+            "--lifetime",
+            "expected xs:dateTime in UTC, e.g. 2026-11-24T10:00:00Z",
+        )
+        .into());
+    }
+    gbau_core::identity::BTid::new(b_tid).map_err(|e| UsageError::new("--btid", e.to_string()))?;
+    s.ready()?;
+    match s.usim.gba_bootstrap(&rand, &autn)? {
+        AuthOutcome::SyncFailure(auts) => Err(CmdError::SyncFailure(to_hex(&auts.0))),
+        AuthOutcome::Success(res) => {
+            s.usim.write_btid_lifetime(b_tid, lifetime)?;
+            Ok(BootstrapReport {
+                res: to_hex(res.as_bytes()),
+                b_tid: b_tid.to_owned(),
+                lifetime: lifetime.to_owned(),
+            })
+        }
+    }
+}
+
+/// `gbau gba naf-key`.
+#[derive(Debug, Serialize)]
+pub struct NafKeyReport {
+    pub b_tid: String,
+    pub naf_id: String,
+    pub ks_ext_naf: String,
+}
+
+/// The IMPI the MT uses: given, or derived from the IMSI and MNC length.
+pub fn impi_of(s: &mut Session, given: Option<&str>) -> Result<Impi, CmdError> {
+    match given {
+        Some(t) => Impi::new(t).map_err(|e| UsageError::new("--impi", e.to_string()).into()),
+        None => {
+            let imsi = s.usim.imsi()?;
+            let mnc = s.usim.mnc_length()?;
+            Ok(imsi.impi(mnc))
+        }
+    }
+}
+
+/// NAF derivation on the card.
+pub fn gba_naf_key(
+    s: &mut Session,
+    naf_fqdn: &str,
+    ua: UaProtocolId,
+    impi: Option<&str>,
+) -> Result<NafKeyReport, CmdError> {
+    let naf_id =
+        NafId::new(naf_fqdn, ua).map_err(|e| UsageError::new("--naf-fqdn", e.to_string()))?;
+    s.ready()?;
+    let impi = impi_of(s, impi)?;
+    let gbabp = s.usim.gbabp()?;
+    let key = s
+        .usim
+        .gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+    Ok(NafKeyReport {
+        b_tid: gbabp.b_tid,
+        naf_id: to_hex(&naf_id.to_bytes()),
+        ks_ext_naf: to_hex(key.expose()),
+    })
+}
+
+/// `gbau gba check`: the card's Ks_ext_NAF against the oracle, with the input that differs.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub rand: String,
+    pub impi: String,
+    pub naf_id: String,
+    pub ks_ext_naf_card: String,
+    pub ks_ext_naf_calc: String,
+    pub card_matches_calc: bool,
+    /// With `--expected`: whether the expected key equals the card's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_matches_card: Option<bool>,
+    /// What explains a difference, when one of the tried variants does.
+    pub diagnosis: Vec<String>,
+}
+
+/// Compare the card with the oracle (K/OPc from the profile) and search the usual mistakes.
+pub fn gba_check(
+    s: &mut Session,
+    naf_fqdn: &str,
+    ua: UaProtocolId,
+    impi: Option<&str>,
+    expected: Option<[u8; 32]>,
+    rand_given: Option<Rand>,
+) -> Result<CheckReport, CmdError> {
+    let profile = s.profile.clone().ok_or_else(|| {
+        UsageError::new(
+            "--profile",
+            "gba check needs the card's K and OPc: give --profile FILE",
+        )
+    })?;
+    let naf_id =
+        NafId::new(naf_fqdn, ua).map_err(|e| UsageError::new("--naf-fqdn", e.to_string()))?;
+    s.ready()?;
+    let impi = impi_of(s, impi)?;
+    let gbabp = s.usim.gbabp()?;
+    let rand = gbabp.rand.ok_or_else(|| {
+        CmdError::Mismatch("EF_GBABP holds no RAND: bootstrap first (gbau gba bootstrap)".into())
+    })?;
+    let card_key = s
+        .usim
+        .gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+    let m = Milenage::with_constants(&profile.k, profile.opc.clone(), profile.milenage.clone())
+        .map_err(|e| CmdError::Mismatch(e.to_string()))?;
+    let ks_for = |r: &Rand| {
+        let out = m.f2345(&r.0);
+        Ks::from_ck_ik(&out.ck, &out.ik)
+    };
+    let calc = |r: &Rand, i: &Impi, n: &NafId| ks_ext_naf(&ks_for(r), r, i, n).ok();
+    let calc_key = calc(&rand, &impi, &naf_id)
+        .ok_or_else(|| CmdError::Mismatch("KDF input too long".into()))?;
+    let card_matches_calc = calc_key == card_key;
+    let mut diagnosis = Vec::new();
+    if !card_matches_calc {
+        diagnosis.push("the card's key differs from the oracle for the same RAND, IMPI and NAF_Id: check the profile's K/OPc/Milenage constants, or whether the card applies GBA_U at all".into());
+    }
+    if let Some(r) = rand_given.filter(|r| *r != rand) {
+        diagnosis.push(format!("stale RAND: the card's EF_GBABP RAND is {}, not the {} you expected: the card bootstrapped again since", to_hex(&rand.0), to_hex(&r.0)));
+    }
+    let expected_matches_card = expected.map(|e| e == *card_key.expose());
+    if let (Some(e), Some(false)) = (expected, expected_matches_card) {
+        // Which variant of the inputs gives the expected key?
+        let imsi = s.usim.imsi()?;
+        let mut impis: Vec<(String, Impi)> = Vec::new();
+        for (label, mnc) in [
+            ("MNC length 2", MncLength::Two),
+            ("MNC length 3", MncLength::Three),
+        ] {
+            impis.push((
+                format!("IMPI form {} ({label})", imsi.impi(mnc)),
+                imsi.impi(mnc),
+            ));
+        }
+        if let Ok(i) = Impi::new(&imsi.to_string()) {
+            impis.push((format!("IMPI form {imsi} (bare IMSI)"), i));
+        }
+        let mut fqdns = vec![
+            naf_fqdn.to_owned(),
+            naf_fqdn.to_lowercase(),
+            naf_fqdn.to_uppercase(),
+        ];
+        fqdns.dedup();
+        let uas = [
+            UaProtocolId::HTTP_DIGEST,
+            UaProtocolId::UNSPECIFIED,
+            UaProtocolId::SUBSCRIBER_CERTIFICATES,
+            UaProtocolId::TMPI,
+            ua,
+        ];
+        let mut rands = vec![rand];
+        rands.extend(rand_given);
+        let mut found = false;
+        'search: for r in &rands {
+            for (ilabel, i) in
+                std::iter::once(("the IMPI used".to_owned(), impi.clone())).chain(impis.clone())
+            {
+                for f in &fqdns {
+                    for u in uas {
+                        let Ok(n) = NafId::new(f, u) else { continue };
+                        if calc(r, &i, &n).is_some_and(|k| *k.expose() == e) {
+                            let mut what = Vec::new();
+                            if *r != rand {
+                                what.push(format!(
+                                    "RAND {} (not the card's current one: stale)",
+                                    to_hex(&r.0)
+                                ));
+                            }
+                            if i != impi {
+                                what.push(ilabel.clone());
+                            }
+                            if f != naf_fqdn {
+                                what.push(format!("NAF FQDN {f:?} (case differs)"));
+                            }
+                            if u != ua {
+                                what.push(format!(
+                                    "Ua protocol id {} ({})",
+                                    to_hex(&u.0),
+                                    u.describe()
+                                ));
+                            }
+                            diagnosis.push(format!(
+                                "the expected key is Ks_ext_NAF with: {}",
+                                if what.is_empty() {
+                                    "the same inputs".into()
+                                } else {
+                                    what.join(", ")
+                                }
+                            ));
+                            found = true;
+                            break 'search;
+                        }
+                    }
+                }
+            }
+        }
+        if !found {
+            diagnosis.push("no variant of IMPI form, FQDN case, Ua protocol id or RAND gives the expected key: check which Ks the NAF side used (GBA_ME Ks_NAF needs CK/IK from the plain AUTN)".into());
+        }
+    }
+    Ok(CheckReport {
+        rand: to_hex(&rand.0),
+        impi: impi.to_string(),
+        naf_id: to_hex(&naf_id.to_bytes()),
+        ks_ext_naf_card: to_hex(card_key.expose()),
+        ks_ext_naf_calc: to_hex(calc_key.expose()),
+        card_matches_calc,
+        expected_matches_card,
+        diagnosis,
+    })
+}
