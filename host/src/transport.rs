@@ -31,6 +31,10 @@ pub enum TransportError {
     Pcsc { reader: String, error: String },
     #[error("soft card: {0}")]
     SoftCard(String),
+    #[error("replay: expected command {expected}, got {got}")]
+    ReplayMismatch { expected: String, got: String },
+    #[error("replay: no more recorded exchanges (command {got})")]
+    ReplayExhausted { got: String },
 }
 
 /// A reader and whether it holds a card.
@@ -237,9 +241,144 @@ impl Transport for SoftTransport {
     }
 }
 
+/// Records every exchange of the transport it wraps.
+#[derive(Debug)]
+pub struct Recorder<T: Transport> {
+    pub inner: T,
+    pub exchanges: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<T: Transport> Recorder<T> {
+    /// Start recording.
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            exchanges: Vec::new(),
+        }
+    }
+
+    /// The recording as an APDU script of raw exchanges (`>!` / `<`), replayable by
+    /// [`Replay`] and runnable by `gbau run`.
+    #[must_use]
+    pub fn to_script(&self) -> String {
+        let mut s = String::from("# recorded by gbau\n");
+        for (c, r) in &self.exchanges {
+            s.push_str(&format!(
+                ">! {}\n< {}\n",
+                gbau_core::apdu::spaced_hex(c),
+                gbau_core::apdu::spaced_hex(r)
+            ));
+        }
+        s
+    }
+}
+
+impl<T: Transport> Transport for Recorder<T> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let r = self.inner.transmit(apdu)?;
+        self.exchanges.push((apdu.to_vec(), r.clone()));
+        Ok(r)
+    }
+}
+
+/// Plays a recording back: each command must be the recorded one, in order.
+#[derive(Debug)]
+pub struct Replay {
+    exchanges: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Replay {
+    /// From recorded exchanges.
+    #[must_use]
+    pub fn new(exchanges: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
+        Self {
+            exchanges: exchanges.into(),
+        }
+    }
+
+    /// From a script written by [`Recorder::to_script`] (raw `>!` and exact `<` lines only).
+    pub fn from_script(text: &str) -> Result<Self, String> {
+        let lines = gbau_core::script::parse(text, "recording").map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let mut pending: Option<Vec<u8>> = None;
+        for l in lines {
+            match l.step {
+                gbau_core::script::Step::Send { apdu, raw: true } => {
+                    pending = Some(
+                        gbau_core::hexutil::parse_hex(&apdu)
+                            .map_err(|e| format!("line {}: {e}", l.number))?,
+                    );
+                }
+                gbau_core::script::Step::Expect(resp) => {
+                    let c = pending
+                        .take()
+                        .ok_or_else(|| format!("line {}: response without command", l.number))?;
+                    let r = gbau_core::hexutil::parse_hex(&resp)
+                        .map_err(|e| format!("line {}: {e}", l.number))?;
+                    out.push((c, r));
+                }
+                _ => {
+                    return Err(format!(
+                        "line {}: a recording holds only >! and < lines",
+                        l.number
+                    ))
+                }
+            }
+        }
+        Ok(Self::new(out))
+    }
+
+    /// Exchanges not yet played.
+    #[must_use]
+    pub fn remaining(&self) -> usize {
+        self.exchanges.len()
+    }
+}
+
+impl Transport for Replay {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let got = gbau_core::apdu::spaced_hex(apdu);
+        let (c, r) = self
+            .exchanges
+            .pop_front()
+            .ok_or_else(|| TransportError::ReplayExhausted { got: got.clone() })?;
+        if c != apdu {
+            return Err(TransportError::ReplayMismatch {
+                expected: gbau_core::apdu::spaced_hex(&c),
+                got,
+            });
+        }
+        Ok(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_then_replay_the_same_conversation() {
+        let profile = gbau_card::Profile::from_yaml(crate::demo::EMBEDDED_PROFILE).unwrap();
+        let soft = SoftTransport {
+            card: SoftCard::in_memory(profile).unwrap(),
+        };
+        let mut usim = crate::usim::Usim::new(Recorder::new(soft));
+        usim.select_usim().unwrap();
+        usim.verify_pin1("1234").unwrap();
+        let imsi = usim.imsi().unwrap();
+        let script = usim.into_transport().to_script();
+        let mut replayed = crate::usim::Usim::new(Replay::from_script(&script).unwrap());
+        replayed.select_usim().unwrap();
+        replayed.verify_pin1("1234").unwrap();
+        assert_eq!(replayed.imsi().unwrap(), imsi);
+        assert_eq!(replayed.into_transport().remaining(), 0);
+        let mut again = Replay::from_script(&script).unwrap();
+        let e = again
+            .transmit(&[0x00, 0xA4, 0x00, 0x00])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("replay: expected command"), "{e}");
+    }
 
     #[test]
     fn reader_choice() {
