@@ -74,8 +74,10 @@ pub fn list_readers() -> Result<Vec<ReaderInfo>, TransportError> {
         .map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE))
         .collect();
     if !states.is_empty() {
-        ctx.get_status_change(Duration::from_millis(0), &mut states)
-            .map_err(|e| TransportError::NoService(e.to_string()))?;
+        match ctx.get_status_change(Duration::from_millis(0), &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(TransportError::NoService(e.to_string())),
+        }
     }
     Ok(states
         .iter()
@@ -144,15 +146,17 @@ impl PcscTransport {
             c_reader.clone(),
             pcsc::State::UNAWARE,
         )];
-        loop {
-            ctx.get_status_change(Duration::from_millis(0), &mut states)
-                .map_err(|e| TransportError::Pcsc {
-                    reader: reader.clone(),
+        // The first query with UNAWARE answers at once with the reader's state.
+        match ctx.get_status_change(Duration::from_millis(0), &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => {
+                return Err(TransportError::Pcsc {
+                    reader,
                     error: e.to_string(),
-                })?;
-            if states[0].event_state().contains(pcsc::State::PRESENT) {
-                break;
+                })
             }
+        }
+        while !states[0].event_state().contains(pcsc::State::PRESENT) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(TransportError::NoCard {

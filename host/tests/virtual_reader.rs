@@ -121,6 +121,169 @@ fn demo_through_the_virtual_reader_twice() -> Result<(), Failed> {
     Ok(())
 }
 
+fn gbau_reader(args: &[&str]) -> Result<std::process::Output, Failed> {
+    support::gbau()
+        .env_remove("GBAU_PIN")
+        .args(["--reader", VIRTUAL_READER, "--pin", "1234"])
+        .args(args)
+        .output()
+        .map_err(|e| Failed::from(e.to_string()))
+}
+
+fn ok_json(out: std::process::Output) -> Result<serde_json::Value, Failed> {
+    if !out.status.success() {
+        return Err(format!("gbau failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| Failed::from(e.to_string()))
+}
+
+/// `gbau info`, `apdu`, `gba bootstrap`, `gba naf-key` through the reader give the same
+/// answers as on the in-process soft card.
+fn cli_commands_through_the_reader() -> Result<(), Failed> {
+    let card = ServedCard::start()?;
+    let mut info = ok_json(gbau_reader(&["info", "--json"])?)?;
+    let sim = card.dir.path("sim.json");
+    let mut local = ok_json(
+        support::gbau()
+            .args(["--sim", sim.to_str().unwrap_or_default(), "info", "--json"])
+            .output()
+            .map_err(|e| e.to_string())?,
+    )?;
+    info["card"] = serde_json::Value::Null;
+    local["card"] = serde_json::Value::Null;
+    if info != local {
+        return Err(
+            format!("info differs between the reader and in-process:\n{info}\n{local}").into(),
+        );
+    }
+    let apdu = ok_json(gbau_reader(&[
+        "apdu",
+        "--json",
+        "00A4040407A0000000871002",
+        "00A40004026FAD",
+        "00B0000004",
+    ])?)?;
+    if apdu[2]["data"] != "00 00 00 02"
+        || apdu[0]["decoded"]
+            .as_str()
+            .is_none_or(|d| !d.starts_with("DF/ADF 7FF0"))
+    {
+        return Err(format!("apdu through the reader: {apdu}").into());
+    }
+    let b = ok_json(gbau_reader(&[
+        "gba",
+        "bootstrap",
+        "--json",
+        "--rand",
+        "23553cbe9637a89d218ae64dae47bf35",
+        "--autn",
+        "55f328b43577b9b98c7f3f0d723fb244",
+        "--btid",
+        "I1U8vpY3qJ0hiuZNrke/NQ==@bsf.mnc001.mcc001.pub.3gppnetwork.org",
+        "--lifetime",
+        "2099-01-01T00:00:00Z",
+    ])?)?;
+    let k = ok_json(gbau_reader(&[
+        "gba",
+        "naf-key",
+        "--json",
+        "--naf-fqdn",
+        "naf.example.org",
+    ])?)?;
+    if b["res"] != "a54211d5e3ba50bf"
+        || k["ks_ext_naf"] != "d3d5b418417eedfff77c5cce9b962bd62a6bbedbff2b309ab15cdc90882b18f2"
+    {
+        return Err(format!("GBA through the reader: {b} {k}").into());
+    }
+    Ok(())
+}
+
+fn cli_run_every_script_through_the_reader() -> Result<(), Failed> {
+    for s in SCRIPTS {
+        let _card = ServedCard::start()?;
+        let out = support::gbau()
+            .args(["--reader", VIRTUAL_READER, "--profile"])
+            .arg(support::profile())
+            .arg("run")
+            .arg(repo().join("apdu-scripts/card").join(s))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("gbau run {s}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+    }
+    Ok(())
+}
+
+fn reader_errors_are_clear() -> Result<(), Failed> {
+    let out = support::gbau()
+        .args(["--reader", "No Such Reader", "info"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(1)
+        || !err.contains("no reader matches \"No Such Reader\"")
+        || !err.contains(VIRTUAL_READER)
+    {
+        return Err(format!("unknown reader: {err}").into());
+    }
+    // The second slot has no card: the wait times out with a clear message.
+    let out = support::gbau()
+        .args(["--reader", "Virtual PCD 00 01", "info"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(1) || !err.contains("no card in reader \"Virtual PCD 00 01\"") {
+        return Err(format!("empty reader: {err}").into());
+    }
+    let out = support::gbau()
+        .args(["readers", "--json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let readers: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    if readers[0]["name"] != VIRTUAL_READER {
+        return Err(format!("readers: {readers}").into());
+    }
+    Ok(())
+}
+
+fn repl_through_the_reader() -> Result<(), Failed> {
+    let card = ServedCard::start()?;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbau"));
+    cmd.env("HOME", &card.dir.0).env("TERM", "xterm").args([
+        "--reader",
+        VIRTUAL_READER,
+        "--pin",
+        "1234",
+        "shell",
+    ]);
+    let mut s = expectrl::Session::spawn(cmd).map_err(|e| e.to_string())?;
+    s.set_expect_timeout(Some(Duration::from_secs(15)));
+    let steps = [
+        ("", "gbau shell on reader \"Virtual PCD 00 00\""),
+        ("select EF_AD", "transparent EF 6FAD, 4 bytes"),
+        ("verify_pin", "9000"),
+        (
+            "gba bootstrap 23553cbe9637a89d218ae64dae47bf35 55f328b43577b9b98c7f3f0d723fb244",
+            "bootstrap ok: RES a54211d5e3ba50bf",
+        ),
+        (
+            "gba naf naf.example.org",
+            "Ks_ext_NAF d3d5b418417eedfff77c5cce9b962bd62a6bbedbff2b309ab15cdc90882b18f2",
+        ),
+    ];
+    for (line, want) in steps {
+        if !line.is_empty() {
+            s.send_line(line).map_err(|e| e.to_string())?;
+        }
+        s.expect(want)
+            .map_err(|e| format!("after {line:?} expected {want:?}: {e}"))?;
+    }
+    s.send_line("exit").map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     // One virtual reader slot: the trials run one after another.
@@ -144,6 +307,22 @@ fn main() -> ExitCode {
     trials.push(Trial::test(
         "scriptor_runs_the_gba_chain",
         scriptor_runs_the_chain,
+    ));
+    trials.push(Trial::test(
+        "cli_commands_through_the_reader",
+        cli_commands_through_the_reader,
+    ));
+    trials.push(Trial::test(
+        "cli_run_every_script_through_the_reader",
+        cli_run_every_script_through_the_reader,
+    ));
+    trials.push(Trial::test(
+        "reader_errors_are_clear",
+        reader_errors_are_clear,
+    ));
+    trials.push(Trial::test(
+        "repl_through_the_reader",
+        repl_through_the_reader,
     ));
     trials.push(Trial::test(
         "demo_through_the_virtual_reader_twice",
