@@ -17,7 +17,8 @@ use gbau_core::{CommandApdu, ResponseApdu};
 use serde::Serialize;
 
 use crate::input::UsageError;
-use crate::session::{Session, SessionError};
+use crate::session::{ready, LockedUsim, Session, SessionError};
+use crate::transport::TransportError;
 use crate::usim::{AuthOutcome, UsimError};
 
 /// Errors of the card commands.
@@ -35,6 +36,12 @@ pub enum CmdError {
     SyncFailure(String),
     #[error("{0}")]
     Mismatch(String),
+}
+
+impl From<TransportError> for CmdError {
+    fn from(e: TransportError) -> Self {
+        Self::Usim(UsimError::Transport(e))
+    }
 }
 
 /// `gbau info`.
@@ -93,29 +100,35 @@ fn unix_now() -> u64 {
 
 /// Read and decode what the card holds.
 pub fn info(s: &mut Session) -> Result<Info, CmdError> {
-    let iccid = s.usim.iccid()?;
-    let apps = s.usim.applications()?;
-    s.ready()?;
-    let imsi = s.usim.imsi()?;
-    let mnc = s.usim.mnc_length()?;
-    let ust = s.usim.ust()?;
-    let gbabp = s.usim.gbabp()?;
-    let gbanl = s.usim.gbanl()?;
-    let nafkca = s.usim.naf_key_centers()?;
+    let pin = s.pin.clone();
+    let label = s.label.clone();
+    s.with_card(|u| info_locked(u, pin.as_deref(), label))
+}
+
+fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Result<Info, CmdError> {
+    let iccid = u.iccid()?;
+    let apps = u.applications()?;
+    ready(u, pin)?;
+    let imsi = u.imsi()?;
+    let mnc = u.mnc_length()?;
+    let ust = u.ust()?;
+    let gbabp = u.gbabp()?;
+    let gbanl = u.gbanl()?;
+    let nafkca = u.naf_key_centers()?;
     let isim_impi = match apps
         .iter()
         .find(|a| a.aid.starts_with(&ef::ISIM_AID_PREFIX))
     {
         Some(a) => {
-            let impi = s.usim.isim_impi(&a.aid)?;
-            s.usim.select_usim()?;
+            let impi = u.isim_impi(&a.aid)?;
+            u.select_usim()?;
             impi
         }
         None => None,
     };
     let lifetime = (!gbabp.lifetime.is_empty()).then(|| gbabp.lifetime.clone());
     Ok(Info {
-        card: s.label.clone(),
+        card,
         iccid,
         applications: apps
             .iter()
@@ -259,16 +272,14 @@ pub fn apdu(s: &mut Session, apdus: &[String], raw: bool) -> Result<Vec<ApduResu
             parse_hex(text).map_err(|e| UsageError::new("APDU", format!("#{}: {e}", i + 1)))?;
         let cmd = CommandApdu::parse(&bytes)
             .map_err(|e| UsageError::new("APDU", format!("#{}: {e}", i + 1)))?;
-        let r = if raw {
-            let resp = s
-                .usim
-                .transport()
-                .transmit(&bytes)
-                .map_err(UsimError::from)?;
-            ResponseApdu::parse(&resp).map_err(|e| CmdError::Script(e.to_string()))?
-        } else {
-            s.usim.send(&cmd)?
-        };
+        let r = s.with_card(|u| -> Result<ResponseApdu, CmdError> {
+            if raw {
+                let resp = u.transport().transmit(&bytes).map_err(UsimError::from)?;
+                ResponseApdu::parse(&resp).map_err(|e| CmdError::Script(e.to_string()))
+            } else {
+                Ok(u.send(&cmd)?)
+            }
+        })?;
         out.push(ApduResult {
             command: spaced_hex(&bytes),
             data: spaced_hex(&r.data),
@@ -288,9 +299,12 @@ pub fn run(
 ) -> Result<Vec<gbau_core::script::Exchange>, CmdError> {
     let mut all: BTreeMap<String, String> = s.script_vars();
     all.extend(vars.iter().cloned());
-    let t = s.usim.transport();
-    let mut tx = |raw: &[u8]| t.transmit(raw);
-    gbau_card::scripts::run_file(&mut tx, script, all).map_err(|e| CmdError::Script(e.to_string()))
+    s.with_card(|u| {
+        let t = u.transport();
+        let mut tx = |raw: &[u8]| t.transmit(raw);
+        gbau_card::scripts::run_file(&mut tx, script, all)
+            .map_err(|e| CmdError::Script(e.to_string()))
+    })
 }
 
 /// `gbau gba bootstrap`.
@@ -317,18 +331,22 @@ pub fn gba_bootstrap(
         .into());
     }
     gbau_core::identity::BTid::new(b_tid).map_err(|e| UsageError::new("--btid", e.to_string()))?;
-    s.ready()?;
-    match s.usim.gba_bootstrap(&rand, &autn)? {
-        AuthOutcome::SyncFailure(auts) => Err(CmdError::SyncFailure(to_hex(&auts.0))),
-        AuthOutcome::Success(res) => {
-            s.usim.write_btid_lifetime(b_tid, lifetime)?;
-            Ok(BootstrapReport {
-                res: to_hex(res.as_bytes()),
-                b_tid: b_tid.to_owned(),
-                lifetime: lifetime.to_owned(),
-            })
+    let pin = s.pin.clone();
+    s.with_card(|u| {
+        ready(u, pin.as_deref())?;
+        let outcome = u.gba_bootstrap(&rand, &autn)?;
+        match outcome {
+            AuthOutcome::SyncFailure(auts) => Err(CmdError::SyncFailure(to_hex(&auts.0))),
+            AuthOutcome::Success(res) => {
+                u.write_btid_lifetime(b_tid, lifetime)?;
+                Ok(BootstrapReport {
+                    res: to_hex(res.as_bytes()),
+                    b_tid: b_tid.to_owned(),
+                    lifetime: lifetime.to_owned(),
+                })
+            }
         }
-    }
+    })
 }
 
 /// `gbau gba naf-key`.
@@ -340,12 +358,12 @@ pub struct NafKeyReport {
 }
 
 /// The IMPI the MT uses: given, or derived from the IMSI and MNC length.
-pub fn impi_of(s: &mut Session, given: Option<&str>) -> Result<Impi, CmdError> {
+pub fn impi_of(u: &mut LockedUsim<'_>, given: Option<&str>) -> Result<Impi, CmdError> {
     match given {
         Some(t) => Impi::new(t).map_err(|e| UsageError::new("--impi", e.to_string()).into()),
         None => {
-            let imsi = s.usim.imsi()?;
-            let mnc = s.usim.mnc_length()?;
+            let imsi = u.imsi()?;
+            let mnc = u.mnc_length()?;
             Ok(imsi.impi(mnc))
         }
     }
@@ -360,16 +378,17 @@ pub fn gba_naf_key(
 ) -> Result<NafKeyReport, CmdError> {
     let naf_id =
         NafId::new(naf_fqdn, ua).map_err(|e| UsageError::new("--naf-fqdn", e.to_string()))?;
-    s.ready()?;
-    let impi = impi_of(s, impi)?;
-    let gbabp = s.usim.gbabp()?;
-    let key = s
-        .usim
-        .gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
-    Ok(NafKeyReport {
-        b_tid: gbabp.b_tid,
-        naf_id: to_hex(&naf_id.to_bytes()),
-        ks_ext_naf: to_hex(key.expose()),
+    let pin = s.pin.clone();
+    s.with_card(|u| {
+        ready(u, pin.as_deref())?;
+        let impi = impi_of(u, impi)?;
+        let gbabp = u.gbabp()?;
+        let key = u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+        Ok(NafKeyReport {
+            b_tid: gbabp.b_tid,
+            naf_id: to_hex(&naf_id.to_bytes()),
+            ks_ext_naf: to_hex(key.expose()),
+        })
     })
 }
 
@@ -406,15 +425,19 @@ pub fn gba_check(
     })?;
     let naf_id =
         NafId::new(naf_fqdn, ua).map_err(|e| UsageError::new("--naf-fqdn", e.to_string()))?;
-    s.ready()?;
-    let impi = impi_of(s, impi)?;
-    let gbabp = s.usim.gbabp()?;
-    let rand = gbabp.rand.ok_or_else(|| {
-        CmdError::Mismatch("EF_GBABP holds no RAND: bootstrap first (gbau gba bootstrap)".into())
+    let pin = s.pin.clone();
+    let (impi, rand, card_key, imsi) = s.with_card(|u| -> Result<_, CmdError> {
+        ready(u, pin.as_deref())?;
+        let impi = impi_of(u, impi)?;
+        let gbabp = u.gbabp()?;
+        let rand = gbabp.rand.ok_or_else(|| {
+            CmdError::Mismatch(
+                "EF_GBABP holds no RAND: bootstrap first (gbau gba bootstrap)".into(),
+            )
+        })?;
+        let card_key = u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+        Ok((impi, rand, card_key, u.imsi()?))
     })?;
-    let card_key = s
-        .usim
-        .gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
     let m = Milenage::with_constants(&profile.k, profile.opc.clone(), profile.milenage.clone())
         .map_err(|e| CmdError::Mismatch(e.to_string()))?;
     let ks_for = |r: &Rand| {
@@ -435,7 +458,6 @@ pub fn gba_check(
     let expected_matches_card = expected.map(|e| e == *card_key.expose());
     if let (Some(e), Some(false)) = (expected, expected_matches_card) {
         // Which variant of the inputs gives the expected key?
-        let imsi = s.usim.imsi()?;
         let mut impis: Vec<(String, Impi)> = Vec::new();
         for (label, mnc) in [
             ("MNC length 2", MncLength::Two),

@@ -9,7 +9,12 @@ use std::time::Duration;
 use gbau_card::{Profile, SoftCard};
 
 use crate::demo::EMBEDDED_PROFILE;
-use crate::transport::{PcscTransport, SoftTransport, Transport, TransportError};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gbau_core::apdu::{log_command, log_response};
+
+use crate::transport::{CardLink, PcscTransport, SoftTransport, Transport, TransportError};
 use crate::usim::{Usim, UsimError};
 
 /// How long to wait for a card to be inserted.
@@ -64,15 +69,9 @@ pub enum SessionError {
     PinRequired,
 }
 
-impl Transport for Box<dyn Transport> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).transmit(apdu)
-    }
-}
-
 /// An open card.
 pub struct Session {
-    pub usim: Usim<Box<dyn Transport>>,
+    link: Box<dyn CardLink>,
     /// "reader NAME" or "soft card STATE_FILE".
     pub label: String,
     /// The profile, when known (soft card, or `--profile`).
@@ -80,6 +79,8 @@ pub struct Session {
     /// PIN1 to use when the card asks for it.
     pub pin: Option<String>,
     pub is_soft: bool,
+    /// When set and on, every exchange is printed in the shared log format.
+    pub trace: Option<Rc<Cell<bool>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -87,6 +88,21 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("label", &self.label)
             .finish_non_exhaustive()
+    }
+}
+
+/// A transport that prints every exchange.
+struct Traced<'a> {
+    inner: &'a mut dyn Transport,
+}
+
+impl Transport for Traced<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let r = self.inner.transmit(apdu)?;
+        println!("{}", log_command(apdu));
+        // The user asked to see the card's answers in their own terminal.
+        println!("{}", log_response(&r, false));
+        Ok(r)
     }
 }
 
@@ -135,11 +151,12 @@ impl CardOpts {
             let t = PcscTransport::connect(reader, CARD_WAIT)?;
             let label = format!("reader {:?}", t.reader());
             return Ok(Session {
-                usim: Usim::new(Box::new(t)),
+                link: Box::new(t),
                 label,
                 profile: self.load_profile(false)?,
                 pin: self.pin.clone(),
                 is_soft: false,
+                trace: None,
             });
         }
         let path = self.sim.clone().unwrap_or_else(default_sim_path);
@@ -153,24 +170,51 @@ impl CardOpts {
         let pin = self.pin.clone().or_else(|| Some(profile_pin(&profile)));
         let card = SoftCard::open(profile.clone(), &path)?;
         Ok(Session {
-            usim: Usim::new(Box::new(SoftTransport { card })),
+            link: Box::new(SoftTransport { card }),
             label: format!("soft card {}", path.display()),
             profile: Some(profile),
             pin,
             is_soft: true,
+            trace: None,
         })
     }
 }
 
+/// The card as a USIM inside one exclusive use.
+pub type LockedUsim<'a> = Usim<&'a mut dyn Transport>;
+
+/// Select the USIM and verify PIN1 if the card asks for it.
+pub fn ready(usim: &mut LockedUsim<'_>, pin: Option<&str>) -> Result<(), SessionError> {
+    usim.select_usim()?;
+    if usim.pin1_verification_needed()? {
+        usim.verify_pin1(pin.ok_or(SessionError::PinRequired)?)?;
+    }
+    Ok(())
+}
+
 impl Session {
-    /// Select the USIM and verify PIN1 if the card asks for it.
-    pub fn ready(&mut self) -> Result<(), SessionError> {
-        self.usim.select_usim()?;
-        if self.usim.pin1_verification_needed()? {
-            let pin = self.pin.clone().ok_or(SessionError::PinRequired)?;
-            self.usim.verify_pin1(&pin)?;
-        }
-        Ok(())
+    /// Run `f` with the card held for this program (a PC/SC transaction on readers), so
+    /// multi-APDU operations are not interleaved with other programs' commands.
+    pub fn with_card<R, E: From<TransportError>>(
+        &mut self,
+        f: impl FnOnce(&mut LockedUsim<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut f = Some(f);
+        let mut out: Option<Result<R, E>> = None;
+        let trace = self.trace.as_ref().is_some_and(|t| t.get());
+        self.link.exclusive(&mut |t: &mut dyn Transport| {
+            if let Some(f) = f.take() {
+                out = Some(if trace {
+                    let mut traced = Traced { inner: t };
+                    f(&mut Usim::new(&mut traced as &mut dyn Transport))
+                } else {
+                    f(&mut Usim::new(t))
+                });
+            }
+        })?;
+        out.unwrap_or_else(|| {
+            Err(TransportError::SoftCard("the card link did not run the operation".into()).into())
+        })
     }
 
     /// Script variables: the profile's, when there is one.

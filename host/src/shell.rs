@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use gbau_core::aka::{Autn, Rand};
-use gbau_core::apdu::{log_command, log_response, spaced_hex, KEY_BEARING_INS};
+use gbau_core::apdu::spaced_hex;
 use gbau_core::ef;
 use gbau_core::hexutil::{parse_fixed, parse_hex, to_hex};
 use gbau_core::identity::{NafId, UaProtocolId};
@@ -23,8 +23,7 @@ use rustyline::{Context, Editor, Helper};
 
 use crate::cmd::{self, decode_response};
 use crate::session::{default_sim_path, CardOpts, Session, SessionError};
-use crate::transport::{Transport, TransportError};
-use crate::usim::{apdus, AuthOutcome, Usim};
+use crate::usim::{apdus, AuthOutcome};
 
 /// Errors that end the shell before it starts.
 #[derive(Debug, thiserror::Error)]
@@ -161,32 +160,6 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
-/// A transport that prints every exchange when tracing is on.
-struct Traced {
-    inner: Box<dyn Transport>,
-    on: Rc<Cell<bool>>,
-    keys_pending: bool,
-}
-
-impl Transport for Traced {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let r = self.inner.transmit(apdu)?;
-        if self.on.get() {
-            let ins = apdu.get(1).copied();
-            let keys = if ins == Some(0xC0) {
-                self.keys_pending
-            } else {
-                ins.is_some_and(|i| KEY_BEARING_INS.contains(&i))
-            };
-            self.keys_pending = keys && r.first() == Some(&0x61);
-            println!("{}", log_command(apdu));
-            // The user asked to see the card: show key material in the trace of their own shell.
-            println!("{}", log_response(&r, false));
-        }
-        Ok(r)
-    }
-}
-
 struct Shell {
     session: Session,
     vars: BTreeMap<String, String>,
@@ -197,12 +170,7 @@ struct Shell {
 pub fn run(opts: &CardOpts) -> Result<(), ShellError> {
     let mut session = opts.open()?;
     let trace = Rc::new(Cell::new(false));
-    let usim = std::mem::replace(&mut session.usim, Usim::new(Box::new(Null)));
-    session.usim = Usim::new(Box::new(Traced {
-        inner: usim.into_transport(),
-        on: trace.clone(),
-        keys_pending: false,
-    }));
+    session.trace = Some(trace.clone());
     let vars = session.script_vars();
     let mut shell = Shell {
         session,
@@ -247,13 +215,6 @@ pub fn run(opts: &CardOpts) -> Result<(), ShellError> {
     Ok(())
 }
 
-struct Null;
-impl Transport for Null {
-    fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
-        Err(TransportError::SoftCard("no transport".into()))
-    }
-}
-
 enum Flow {
     Continue,
     Exit,
@@ -280,7 +241,9 @@ fn num_arg(name: &str, text: Option<&&str>, default: Option<usize>) -> Result<us
 
 impl Shell {
     fn send(&mut self, cmd: &CommandApdu) -> Result<ResponseApdu, String> {
-        self.session.usim.send(cmd).map_err(|e| e.to_string())
+        self.session
+            .with_card(|u| u.send(cmd))
+            .map_err(|e| e.to_string())
     }
 
     fn show(&self, cmd: &[u8], r: &ResponseApdu) {
@@ -462,8 +425,7 @@ impl Shell {
                 let autn = Autn(hex_arg::<16>("AUTN", args.get(2))?);
                 match self
                     .session
-                    .usim
-                    .gba_bootstrap(&rand, &autn)
+                    .with_card(|u| u.gba_bootstrap(&rand, &autn))
                     .map_err(|e| e.to_string())?
                 {
                     AuthOutcome::Success(res) => println!(
@@ -482,16 +444,14 @@ impl Shell {
                     None => UaProtocolId::HTTP_DIGEST,
                 };
                 let naf_id = NafId::new(fqdn, ua).map_err(|e| e.to_string())?;
-                let impi = match args.get(3) {
-                    Some(i) => (*i).to_owned(),
-                    None => cmd::impi_of(&mut self.session, None)
-                        .map_err(|e| e.to_string())?
-                        .to_string(),
-                };
-                let key = self
+                let given = args.get(3).copied();
+                let (impi, key) = self
                     .session
-                    .usim
-                    .gba_naf_key(&naf_id.to_bytes(), Some(&impi))
+                    .with_card(|u| -> Result<_, cmd::CmdError> {
+                        let impi = cmd::impi_of(u, given)?.to_string();
+                        let key = u.gba_naf_key(&naf_id.to_bytes(), Some(&impi))?;
+                        Ok((impi, key))
+                    })
                     .map_err(|e| e.to_string())?;
                 println!("Ks_ext_NAF {}", to_hex(key.expose()));
                 println!(

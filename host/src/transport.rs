@@ -12,6 +12,19 @@ pub trait Transport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError>;
 }
 
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        (**self).transmit(apdu)
+    }
+}
+
+/// A card link that can be held for one program across several APDUs: a PC/SC
+/// transaction for readers (other programs wait), nothing to do for the in-process card.
+pub trait CardLink: Transport {
+    /// Run `f` with the card held.
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport)) -> Result<(), TransportError>;
+}
+
 /// Transport failures, each saying what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -218,6 +231,45 @@ fn map_err(reader: &str, e: pcsc::Error) -> TransportError {
             reader,
             error: other.to_string(),
         },
+    }
+}
+
+/// The card inside a PC/SC transaction.
+struct Locked<'a> {
+    card: &'a pcsc::Card,
+    buf: &'a mut Vec<u8>,
+    reader: &'a str,
+}
+
+impl Transport for Locked<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let r = self
+            .card
+            .transmit(apdu, self.buf)
+            .map_err(|e| map_err(self.reader, e))?;
+        Ok(r.to_vec())
+    }
+}
+
+impl CardLink for PcscTransport {
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport)) -> Result<(), TransportError> {
+        let reader = self.reader.clone();
+        let tx = self.card.transaction().map_err(|e| map_err(&reader, e))?;
+        let mut locked = Locked {
+            card: &tx,
+            buf: &mut self.buf,
+            reader: &reader,
+        };
+        f(&mut locked);
+        tx.end(pcsc::Disposition::LeaveCard)
+            .map_err(|(_, e)| map_err(&reader, e))
+    }
+}
+
+impl CardLink for SoftTransport {
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport)) -> Result<(), TransportError> {
+        f(self);
+        Ok(())
     }
 }
 
