@@ -6,6 +6,7 @@
 
 pub mod aka;
 pub mod apdu;
+pub mod digest;
 pub mod ef;
 pub mod exchange;
 pub mod hexutil;

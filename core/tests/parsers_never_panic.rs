@@ -54,6 +54,22 @@ proptest! {
     }
 
     #[test]
+    fn digest_header_parser_never_panics(text in "\\PC{0,200}", tail in "[a-z=\",\\\\ ]{0,60}") {
+        let _ = gbau_core::digest::parse(&text);
+        let _ = gbau_core::digest::parse(&format!("Digest {tail}"));
+    }
+
+    #[test]
+    fn digest_format_parse_round_trip(values in prop::collection::vec("[ -~]{0,30}", 1..6)) {
+        let names = ["username", "realm", "nonce", "uri", "response", "opaque"];
+        let params: Vec<(&str, &str)> = names.iter().zip(values.iter()).map(|(n, v)| (*n, v.as_str())).collect();
+        let parsed = gbau_core::digest::parse(&gbau_core::digest::format(&params, &[])).expect("own output parses");
+        for (n, v) in &params {
+            prop_assert_eq!(parsed.get(n), Some(*v));
+        }
+    }
+
+    #[test]
     fn tlv_encode_parse_round_trip(
         tag in prop_oneof![0x01u32..=0x1E, 0x40u32..=0x5E, 0x80u32..=0x9E, 0xC0u32..=0xDE, 0x5F01u32..=0x5F7F, 0x9F01u32..=0x9F7F],
         value in prop::collection::vec(any::<u8>(), 0..400),

@@ -248,6 +248,33 @@ fn reader_errors_are_clear() -> Result<(), Failed> {
     Ok(())
 }
 
+/// A program holding the card exclusively, and a card pulled out mid-session, give errors
+/// that say so.
+fn sharing_violation_and_removed_card() -> Result<(), Failed> {
+    let card = ServedCard::start()?;
+    {
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| e.to_string())?;
+        let name = std::ffi::CString::new(VIRTUAL_READER).map_err(|e| e.to_string())?;
+        let _held = ctx
+            .connect(&name, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY)
+            .map_err(|e| e.to_string())?;
+        let out = gbau_reader(&["info"])?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(1) || !err.contains("is in exclusive use by another program") {
+            return Err(format!("exclusive holder: {err}").into());
+        }
+    }
+    let mut t = PcscTransport::connect(VIRTUAL_READER, Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    t.transmit(&[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00])
+        .map_err(|e| e.to_string())?;
+    drop(card);
+    match t.transmit(&[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]) {
+        Err(e) if e.to_string().contains("the card was removed") => Ok(()),
+        other => Err(format!("after removal: {other:?}").into()),
+    }
+}
+
 fn repl_through_the_reader() -> Result<(), Failed> {
     let card = ServedCard::start()?;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbau"));
@@ -323,6 +350,10 @@ fn main() -> ExitCode {
     trials.push(Trial::test(
         "repl_through_the_reader",
         repl_through_the_reader,
+    ));
+    trials.push(Trial::test(
+        "sharing_violation_and_removed_card",
+        sharing_violation_and_removed_card,
     ));
     trials.push(Trial::test(
         "demo_through_the_virtual_reader_twice",
