@@ -2,6 +2,7 @@
 //! the software oracle behind `gbau calc` and the walk-through behind `gbau demo`.
 
 pub mod bench;
+pub mod bsf;
 pub mod calc;
 pub mod card_cmd;
 pub mod cmd;
@@ -11,4 +12,5 @@ pub mod input;
 pub mod session;
 pub mod shell;
 pub mod transport;
+pub mod ub;
 pub mod usim;

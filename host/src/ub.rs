@@ -1,0 +1,366 @@
+//! The MT side of Ub (TS 24.109 §5.2, RFC 3310): hand-written Digest AKAv1-MD5, since no
+//! HTTP crate speaks it. The flow runs over any "send this Authorization, get the answer"
+//! function, so it is tested against the BSF core without sockets and used over HTTP.
+
+use base64::Engine;
+use gbau_core::aka::{Autn, Auts, Rand, Res};
+use gbau_core::digest::{self, Response, ALGORITHM_AKAV1_MD5, QOP_AUTH_INT};
+use gbau_core::hexutil::to_hex;
+use serde::Serialize;
+
+use crate::session::LockedUsim;
+use crate::usim::{AuthOutcome, UsimError};
+
+/// The User-Agent of gbau's Ub client: the GBA product token, and the GBA_U one when the
+/// card does GBA_U.
+#[must_use]
+pub fn user_agent(gba_u: bool) -> String {
+    let base = concat!("gbau/", env!("CARGO_PKG_VERSION"), " 3gpp-gba");
+    if gba_u {
+        format!("{base} 3gpp-gba-uicc")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// How RES becomes the Digest password (RFC 3310 says the octets; some peers use hex text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResEncoding {
+    Raw,
+    Hex,
+}
+
+/// One answer of the BSF as the flow needs it.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub authentication_info: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// What went wrong bootstrapping.
+#[derive(Debug, thiserror::Error)]
+pub enum UbError {
+    #[error("BSF: {0}")]
+    Http(String),
+    #[error("BSF answered {status}: {body}")]
+    Refused { status: u16, body: String },
+    #[error("BSF challenge malformed: {0}")]
+    Challenge(String),
+    #[error("the BSF did not authenticate itself: the card refused AUTN (9862); wrong BSF, keys or GBA type")]
+    NetworkAuthFailed,
+    #[error("card: {0}")]
+    Card(#[from] UsimError),
+    #[error("BSF answer malformed: {0}")]
+    Answer(String),
+    #[error("rspauth does not verify: the 200 OK did not come from the BSF that knows RES")]
+    Rspauth,
+    #[error("gave up after {0} resynchronisations")]
+    TooManyResyncs(u32),
+}
+
+/// A parsed Ub challenge.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub realm: String,
+    pub nonce: String,
+    pub opaque: Option<String>,
+    pub qop: String,
+    pub rand: Rand,
+    pub autn: Autn,
+}
+
+/// Parse `WWW-Authenticate: Digest ... algorithm=AKAv1-MD5`; the nonce carries RAND ‖ AUTN.
+pub fn parse_challenge(header: &str) -> Result<Challenge, UbError> {
+    let bad = |m: String| UbError::Challenge(m);
+    let p = digest::parse(header).map_err(|e| bad(e.to_string()))?;
+    let algorithm = p.get("algorithm").unwrap_or("MD5");
+    if !algorithm.eq_ignore_ascii_case(ALGORITHM_AKAV1_MD5) {
+        return Err(bad(format!("algorithm {algorithm}, expected AKAv1-MD5")));
+    }
+    let nonce = p
+        .require("nonce")
+        .map_err(|e| bad(e.to_string()))?
+        .to_owned();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&nonce)
+        .map_err(|_| bad("nonce is not base64".into()))?;
+    if raw.len() < 32 {
+        return Err(bad(format!(
+            "nonce holds {} octets, RAND ‖ AUTN needs 32",
+            raw.len()
+        )));
+    }
+    let qops = p.get("qop").unwrap_or("");
+    let qop = if qops.split(',').any(|q| q.trim() == QOP_AUTH_INT) {
+        QOP_AUTH_INT
+    } else if qops.split(',').any(|q| q.trim() == digest::QOP_AUTH) {
+        digest::QOP_AUTH
+    } else {
+        ""
+    };
+    Ok(Challenge {
+        realm: p
+            .require("realm")
+            .map_err(|e| bad(e.to_string()))?
+            .to_owned(),
+        nonce,
+        opaque: p.get("opaque").map(str::to_owned),
+        qop: qop.to_owned(),
+        rand: Rand::from_slice(&raw[..16]).ok_or_else(|| bad("RAND".into()))?,
+        autn: Autn::from_slice(&raw[16..32]).ok_or_else(|| bad("AUTN".into()))?,
+    })
+}
+
+/// The first request's Authorization (TS 24.109 §5.2.1).
+#[must_use]
+pub fn initial_authorization(impi: &str, realm: &str, uri: &str) -> String {
+    digest::format(
+        &[
+            ("username", impi),
+            ("realm", realm),
+            ("nonce", ""),
+            ("uri", uri),
+            ("response", ""),
+        ],
+        &[],
+    )
+}
+
+/// The Authorization answering a challenge: with RES (`auts` None) or with AUTS and an
+/// empty password (RFC 3310 §3.4).
+#[must_use]
+pub fn answer_authorization(
+    ch: &Challenge,
+    impi: &str,
+    uri: &str,
+    method: &str,
+    res: Option<(&Res, ResEncoding)>,
+    auts: Option<&Auts>,
+    cnonce: &str,
+) -> String {
+    let hex_res;
+    let password: &[u8] = match res {
+        Some((r, ResEncoding::Raw)) => r.as_bytes(),
+        Some((r, ResEncoding::Hex)) => {
+            hex_res = to_hex(r.as_bytes());
+            hex_res.as_bytes()
+        }
+        None => b"",
+    };
+    let nc = "00000001";
+    let response = Response {
+        username: impi,
+        realm: &ch.realm,
+        password,
+        method,
+        uri,
+        nonce: &ch.nonce,
+        nc,
+        cnonce,
+        qop: &ch.qop,
+        body: b"",
+    }
+    .digest();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("username", impi),
+        ("realm", &ch.realm),
+        ("nonce", &ch.nonce),
+        ("uri", uri),
+        ("response", &response),
+        ("algorithm", ALGORITHM_AKAV1_MD5),
+    ];
+    if !ch.qop.is_empty() {
+        params.extend([("qop", ch.qop.as_str()), ("nc", nc), ("cnonce", cnonce)]);
+    }
+    if let Some(o) = &ch.opaque {
+        params.push(("opaque", o));
+    }
+    let auts_b64 = auts.map(|a| base64::engine::general_purpose::STANDARD.encode(a.0));
+    if let Some(a) = &auts_b64 {
+        params.push(("auts", a));
+    }
+    digest::format(&params, &["algorithm", "qop", "nc"])
+}
+
+/// B-TID and lifetime from the BootstrappingInfo body (TS 24.109 Annex C).
+pub fn parse_bootstrapping_info(body: &[u8]) -> Result<(String, String), UbError> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| UbError::Answer("body is not UTF-8".into()))?;
+    let field = |tag: &str| -> Result<String, UbError> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        let start = text
+            .find(&open)
+            .ok_or_else(|| UbError::Answer(format!("no <{tag}>")))?
+            + open.len();
+        let end = text[start..]
+            .find(&close)
+            .ok_or_else(|| UbError::Answer(format!("no </{tag}>")))?
+            + start;
+        Ok(text[start..end]
+            .trim()
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"))
+    };
+    let b_tid = field("btid")?;
+    let lifetime = field("lifetime")?;
+    gbau_core::identity::BTid::new(&b_tid).map_err(|e| UbError::Answer(e.to_string()))?;
+    if gbau_core::time::parse_utc(&lifetime).is_none() {
+        return Err(UbError::Answer(format!(
+            "lifetime {lifetime:?} is not xs:dateTime"
+        )));
+    }
+    Ok((b_tid, lifetime))
+}
+
+/// The result of a bootstrap.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bootstrapped {
+    pub b_tid: String,
+    pub lifetime: String,
+    pub resynchronisations: u32,
+    pub res_encoding: ResEncoding,
+}
+
+/// Longest chain of resynchronisations before giving up.
+pub const MAX_RESYNCS: u32 = 2;
+
+/// Run Ub: initial request, challenge, AUTHENTICATE on the card (GBA bootstrapping mode),
+/// resynchronisation when the card answers AUTS, answer, B-TID and lifetime into EF_GBABP.
+/// `exchange(authorization)` sends one request and returns the answer.
+pub fn bootstrap(
+    usim: &mut LockedUsim<'_>,
+    impi: &str,
+    bsf_realm: &str,
+    res_encoding: ResEncoding,
+    cnonce: &str,
+    exchange: &mut dyn FnMut(&str) -> Result<HttpAnswer, UbError>,
+) -> Result<Bootstrapped, UbError> {
+    let uri = "/";
+    let mut answer = exchange(&initial_authorization(impi, bsf_realm, uri))?;
+    let mut resyncs = 0;
+    loop {
+        if answer.status != 401 {
+            return Err(UbError::Refused {
+                status: answer.status,
+                body: String::from_utf8_lossy(&answer.body).trim().to_owned(),
+            });
+        }
+        let header = answer
+            .www_authenticate
+            .as_deref()
+            .ok_or_else(|| UbError::Challenge("401 without WWW-Authenticate".into()))?;
+        let ch = parse_challenge(header)?;
+        let outcome = match usim.gba_bootstrap(&ch.rand, &ch.autn) {
+            Err(UsimError::Status {
+                sw: gbau_core::StatusWord::AuthenticationErrorIncorrectMac,
+                ..
+            }) => return Err(UbError::NetworkAuthFailed),
+            other => other?,
+        };
+        match outcome {
+            AuthOutcome::SyncFailure(auts) => {
+                resyncs += 1;
+                if resyncs > MAX_RESYNCS {
+                    return Err(UbError::TooManyResyncs(MAX_RESYNCS));
+                }
+                tracing::info!("card SQN ahead: sending AUTS");
+                answer = exchange(&answer_authorization(
+                    &ch,
+                    impi,
+                    uri,
+                    "GET",
+                    None,
+                    Some(&auts),
+                    cnonce,
+                ))?;
+            }
+            AuthOutcome::Success(res) => {
+                let auth = answer_authorization(
+                    &ch,
+                    impi,
+                    uri,
+                    "GET",
+                    Some((&res, res_encoding)),
+                    None,
+                    cnonce,
+                );
+                let ok = exchange(&auth)?;
+                if ok.status != 200 {
+                    return Err(UbError::Refused {
+                        status: ok.status,
+                        body: String::from_utf8_lossy(&ok.body).trim().to_owned(),
+                    });
+                }
+                verify_rspauth(&ch, impi, uri, &res, res_encoding, cnonce, &ok)?;
+                let (b_tid, lifetime) = parse_bootstrapping_info(&ok.body)?;
+                usim.write_btid_lifetime(&b_tid, &lifetime)?;
+                return Ok(Bootstrapped {
+                    b_tid,
+                    lifetime,
+                    resynchronisations: resyncs,
+                    res_encoding,
+                });
+            }
+        }
+    }
+}
+
+fn verify_rspauth(
+    ch: &Challenge,
+    impi: &str,
+    uri: &str,
+    res: &Res,
+    enc: ResEncoding,
+    cnonce: &str,
+    ok: &HttpAnswer,
+) -> Result<(), UbError> {
+    let Some(info) = &ok.authentication_info else {
+        return Err(UbError::Rspauth);
+    };
+    let p = digest::parse(&format!("Digest {info}")).map_err(|_| UbError::Rspauth)?;
+    let got = p.get("rspauth").ok_or(UbError::Rspauth)?;
+    let hex_res = to_hex(res.as_bytes());
+    let password: &[u8] = match enc {
+        ResEncoding::Raw => res.as_bytes(),
+        ResEncoding::Hex => hex_res.as_bytes(),
+    };
+    let want = Response {
+        username: impi,
+        realm: &ch.realm,
+        password,
+        method: "GET",
+        uri,
+        nonce: &ch.nonce,
+        nc: "00000001",
+        cnonce,
+        qop: &ch.qop,
+        body: b"",
+    }
+    .rspauth(&ok.body);
+    // The BSF may have verified either password form: accept rspauth under the raw one too.
+    let raw = Response {
+        password: res.as_bytes(),
+        username: impi,
+        realm: &ch.realm,
+        method: "GET",
+        uri,
+        nonce: &ch.nonce,
+        nc: "00000001",
+        cnonce,
+        qop: &ch.qop,
+        body: b"",
+    }
+    .rspauth(&ok.body);
+    if gbau_core::ct_eq(want.as_bytes(), got.as_bytes())
+        || gbau_core::ct_eq(raw.as_bytes(), got.as_bytes())
+    {
+        Ok(())
+    } else {
+        Err(UbError::Rspauth)
+    }
+}
