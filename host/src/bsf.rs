@@ -7,5 +7,6 @@
 //! needing no Diameter stack (see `docs` in the README).
 
 pub mod core;
+pub mod sqlite;
 pub mod store;
 pub mod subscribers;
