@@ -36,6 +36,8 @@ pub enum CmdError {
     SyncFailure(String),
     #[error("{0}")]
     Mismatch(String),
+    #[error("Ub: {0}")]
+    Ub(String),
 }
 
 impl From<TransportError> for CmdError {
@@ -346,6 +348,39 @@ pub fn gba_bootstrap(
                 })
             }
         }
+    })
+}
+
+/// Bootstrap against a BSF over Ub (GBA_U: the card's GBA bootstrapping mode).
+pub fn gba_bootstrap_bsf(
+    s: &mut Session,
+    bsf_url: Option<&str>,
+    enc: crate::ub::ResEncoding,
+) -> Result<crate::ub::Bootstrapped, CmdError> {
+    let pin = s.pin.clone();
+    s.with_card(|u| {
+        ready(u, pin.as_deref())?;
+        let imsi = u.imsi()?;
+        let mnc = u.mnc_length()?;
+        let impi = imsi.impi(mnc);
+        let realm = imsi.bsf_fqdn(mnc);
+        let url = bsf_url.map_or_else(|| format!("http://{realm}/"), str::to_owned);
+        let mut cnonce = [0u8; 8];
+        crate::http::os_random(&mut cnonce);
+        let mut exchange =
+            crate::ub::http_exchange(&url, true).map_err(|e| CmdError::Mismatch(e.to_string()))?;
+        crate::ub::bootstrap(
+            u,
+            impi.as_str(),
+            &realm,
+            enc,
+            &to_hex(&cnonce),
+            &mut exchange,
+        )
+        .map_err(|e| match e {
+            crate::ub::UbError::Card(c) => CmdError::Usim(c),
+            other => CmdError::Ub(other.to_string()),
+        })
     })
 }
 

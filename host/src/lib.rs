@@ -8,6 +8,7 @@ pub mod card_cmd;
 pub mod cmd;
 pub mod decode;
 pub mod demo;
+pub mod http;
 pub mod input;
 pub mod session;
 pub mod shell;

@@ -97,6 +97,9 @@ enum Command {
     /// Run the soft GBA_U USIM
     #[command(subcommand)]
     Card(CardCommand),
+    /// The BSF (with its HSS function): Ub over HTTP, Zn over HTTPS
+    #[command(subcommand)]
+    Bsf(BsfCommand),
     /// Benchmarks that print their figures
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -104,20 +107,26 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum GbaCommand {
-    /// GBA bootstrapping mode with a given RAND/AUTN; stores B-TID and lifetime in EF_GBABP
+    /// Bootstrap: over Ub with a BSF (default), or offline from a given RAND/AUTN
     Bootstrap {
-        /// RAND, 16 bytes hex
-        #[arg(long, value_name = "HEX")]
-        rand: String,
-        /// AUTN (AUTN* for GBA_U), 16 bytes hex
-        #[arg(long, value_name = "HEX")]
-        autn: String,
-        /// B-TID received from the BSF
-        #[arg(long, value_name = "TEXT")]
-        btid: String,
-        /// Key lifetime received from the BSF, e.g. 2026-11-24T10:00:00Z
-        #[arg(long, value_name = "TEXT")]
-        lifetime: String,
+        /// BSF URL (default: http://bsf.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org/ from the IMSI)
+        #[arg(long, value_name = "URL", conflicts_with_all = ["rand", "autn", "btid", "lifetime"])]
+        bsf: Option<String>,
+        /// How RES becomes the Digest password: raw octets (RFC 3310) or hex text
+        #[arg(long, value_enum, default_value = "raw")]
+        res_encoding: gbau_host::ub::ResEncoding,
+        /// Offline: RAND, 16 bytes hex
+        #[arg(long, value_name = "HEX", requires_all = ["autn", "btid", "lifetime"])]
+        rand: Option<String>,
+        /// Offline: AUTN (AUTN* for GBA_U), 16 bytes hex
+        #[arg(long, value_name = "HEX", requires = "rand")]
+        autn: Option<String>,
+        /// Offline: B-TID received from the BSF
+        #[arg(long, value_name = "TEXT", requires = "rand")]
+        btid: Option<String>,
+        /// Offline: key lifetime received from the BSF, e.g. 2026-11-24T10:00:00Z
+        #[arg(long, value_name = "TEXT", requires = "rand")]
+        lifetime: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -251,6 +260,44 @@ enum CardCommand {
         /// State file
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BsfCommand {
+    /// Serve Ub (and Zn with --zn-listen); prints the bound addresses on one line
+    Serve {
+        /// Ub listen address (port 0 picks one)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Subscribers (YAML): IMPI or IMSI, K, OP/OPc, AMF, SQN start, UICC type, key lifetime
+        #[arg(long, value_name = "FILE")]
+        subscribers: PathBuf,
+        /// Data directory (SQLite store of SQNs and sessions)
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The BSF's name (Digest realm, B-TID domain)
+        #[arg(
+            long,
+            value_name = "FQDN",
+            default_value = "bsf.mnc001.mcc001.pub.3gppnetwork.org"
+        )]
+        fqdn: String,
+        /// Zn listen address (HTTPS with client certificates)
+        #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key", "client_ca", "nafs"])]
+        zn_listen: Option<String>,
+        /// Zn server certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// Zn server key (PEM)
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+        /// CA that issues NAF certificates (PEM)
+        #[arg(long, value_name = "FILE")]
+        client_ca: Option<PathBuf>,
+        /// NAF authorisations (YAML: nafs: [{cert: FILE, fqdns: [..]}])
+        #[arg(long, value_name = "FILE")]
+        nafs: Option<PathBuf>,
     },
 }
 
@@ -430,14 +477,39 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Gba(GbaCommand::Bootstrap {
-            rand,
+            bsf,
+            res_encoding,
+            rand: None,
+            json,
+            ..
+        }) => {
+            let mut s = card.open()?;
+            let r = cmd::gba_bootstrap_bsf(&mut s, bsf.as_deref(), res_encoding)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("b_tid     {}", r.b_tid);
+                println!("lifetime  {}", r.lifetime);
+                if r.resynchronisations > 0 {
+                    println!(
+                        "(after {} resynchronisation(s) from AUTS)",
+                        r.resynchronisations
+                    );
+                }
+                println!("(GBA_U: Ks stays on the card; B-TID and lifetime written to EF_GBABP)");
+            }
+        }
+        Command::Gba(GbaCommand::Bootstrap {
+            rand: Some(rand),
             autn,
             btid,
             lifetime,
             json,
+            ..
         }) => {
             let rand = Rand(fixed_hex("--rand", &rand)?);
-            let autn = Autn(fixed_hex("--autn", &autn)?);
+            let autn = Autn(fixed_hex("--autn", autn.as_deref().unwrap_or_default())?);
+            let (btid, lifetime) = (btid.unwrap_or_default(), lifetime.unwrap_or_default());
             let mut s = card.open()?;
             let r = cmd::gba_bootstrap(&mut s, rand, autn, &btid, &lifetime)?;
             if json {
@@ -606,6 +678,48 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if !ok {
                 return Ok(ExitCode::from(EXIT_FAILURE));
             }
+        }
+        Command::Bsf(BsfCommand::Serve {
+            listen,
+            subscribers,
+            data,
+            fqdn,
+            zn_listen,
+            tls_cert,
+            tls_key,
+            client_ca,
+            nafs,
+        }) => {
+            let bsf = gbau_host::bsf::server::open(&fqdn, &subscribers, &data)
+                .map_err(|e| UsageError::new("--subscribers", e))?;
+            let zn = match zn_listen {
+                None => None,
+                Some(listen) => Some(gbau_host::bsf::server::ZnConfig {
+                    listen,
+                    cert: tls_cert.unwrap_or_default(),
+                    key: tls_key.unwrap_or_default(),
+                    client_ca: client_ca.unwrap_or_default(),
+                    nafs: gbau_host::bsf::server::load_nafs(&nafs.unwrap_or_default())
+                        .map_err(|e| UsageError::new("--nafs", e.to_string()))?,
+                }),
+            };
+            let cfg = gbau_host::bsf::server::Config {
+                fqdn,
+                ub_listen: listen,
+                zn,
+            };
+            gbau_host::http::block_on(gbau_host::bsf::server::run(
+                std::sync::Arc::new(bsf),
+                cfg,
+                |b| {
+                    match b.zn {
+                        Some(z) => println!("bsf: ub http://{} zn https://{}", b.ub, z),
+                        None => println!("bsf: ub http://{}", b.ub),
+                    }
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                },
+            ))?
+            .map_err(|e| UsageError::new("--listen", e.to_string()))?;
         }
         Command::Card(CardCommand::Serve { state, vpcd }) => {
             let profile = card

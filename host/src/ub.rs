@@ -364,3 +364,41 @@ fn verify_rspauth(
         Err(UbError::Rspauth)
     }
 }
+
+/// Ub over HTTP(S): one GET per Authorization, blocking, with timeouts.
+pub fn http_exchange(
+    url: &str,
+    gba_u: bool,
+) -> Result<impl FnMut(&str) -> Result<HttpAnswer, UbError>, UbError> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .user_agent(user_agent(gba_u))
+        .build()
+        .map_err(|e| UbError::Http(e.to_string()))?;
+    let url = url.to_owned();
+    Ok(move |authorization: &str| -> Result<HttpAnswer, UbError> {
+        let r = client
+            .get(&url)
+            .header("Authorization", authorization)
+            .send()
+            .map_err(|e| UbError::Http(format!("{url}: {e}")))?;
+        let header = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (www, info) = (header("www-authenticate"), header("authentication-info"));
+        let status = r.status().as_u16();
+        let body = r
+            .bytes()
+            .map_err(|e| UbError::Http(e.to_string()))?
+            .to_vec();
+        Ok(HttpAnswer {
+            status,
+            www_authenticate: www,
+            authentication_info: info,
+            body,
+        })
+    })
+}

@@ -32,18 +32,28 @@ CREATE INDEX IF NOT EXISTS session_expires ON session (expires);
 impl SqliteStore {
     /// Open (or create) `dir/bsf.sqlite`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("bsf.sqlite");
-        let conn = Connection::open(&path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-        Ok(Self { conn: Mutex::new(conn) })
+        let conn =
+            Connection::open(&path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError("lock poisoned".into()))
+        self.conn
+            .lock()
+            .map_err(|_| StoreError("lock poisoned".into()))
     }
 }
 
@@ -58,7 +68,10 @@ impl Store for SqliteStore {
     fn take_sqn(&self, impi: &str, start: u64, step: u64) -> Result<u64, StoreError> {
         let mut c = self.conn()?;
         let tx = c.transaction().map_err(err)?;
-        let current: Option<i64> = tx.query_row("SELECT next FROM sqn WHERE impi = ?1", [impi], |r| r.get(0)).optional().map_err(err)?;
+        let current: Option<i64> = tx
+            .query_row("SELECT next FROM sqn WHERE impi = ?1", [impi], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
         let v = current.map_or(start, |n| n as u64);
         tx.execute("INSERT INTO sqn (impi, next) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET next = ?2", params![impi, (v + step) as i64]).map_err(err)?;
         tx.commit().map_err(err)?;
@@ -90,23 +103,43 @@ impl Store for SqliteStore {
             })
             .optional()
             .map_err(err)?;
-        let Some((impi, rand, ks, gba_type, created, expires, uss)) = row else { return Ok(None) };
-        let rand: [u8; 16] = rand.as_slice().try_into().map_err(|_| StoreError(format!("session {b_tid}: RAND is not 16 bytes")))?;
+        let Some((impi, rand, ks, gba_type, created, expires, uss)) = row else {
+            return Ok(None);
+        };
+        let rand: [u8; 16] = rand
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError(format!("session {b_tid}: RAND is not 16 bytes")))?;
         let ks = Ks::from_slice(&ks).map_err(|e| StoreError(format!("session {b_tid}: {e}")))?;
         let gba_type = match gba_type.as_str() {
             "GBA_U" => GbaType::GbaU,
             "GBA_ME" => GbaType::GbaMe,
             other => return Err(StoreError(format!("session {b_tid}: GBA type {other:?}"))),
         };
-        Ok(Some(Session { b_tid: b_tid.to_owned(), impi, rand, ks, gba_type, created: created as u64, expires: expires as u64, uss }))
+        Ok(Some(Session {
+            b_tid: b_tid.to_owned(),
+            impi,
+            rand,
+            ks,
+            gba_type,
+            created: created as u64,
+            expires: expires as u64,
+            uss,
+        }))
     }
 
     fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
-        Ok(self.conn()?.execute("DELETE FROM session WHERE b_tid = ?1", [b_tid]).map_err(err)? > 0)
+        Ok(self
+            .conn()?
+            .execute("DELETE FROM session WHERE b_tid = ?1", [b_tid])
+            .map_err(err)?
+            > 0)
     }
 
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
-        self.conn()?.execute("DELETE FROM session WHERE expires <= ?1", [now as i64]).map_err(err)
+        self.conn()?
+            .execute("DELETE FROM session WHERE expires <= ?1", [now as i64])
+            .map_err(err)
     }
 }
 
@@ -116,16 +149,31 @@ mod tests {
 
     #[test]
     fn sqns_and_sessions_survive_reopening() {
-        let dir = std::env::temp_dir().join(format!("gbau-sqlite-{}-{}", std::process::id(), line!()));
+        let dir =
+            std::env::temp_dir().join(format!("gbau-sqlite-{}-{}", std::process::id(), line!()));
         let _ = std::fs::remove_dir_all(&dir);
         {
             let s = SqliteStore::open(&dir).unwrap();
             assert_eq!(s.take_sqn("a", 32, 32).unwrap(), 32);
             assert_eq!(s.take_sqn("a", 32, 32).unwrap(), 64);
-            s.put_session(&Session { b_tid: "b@x".into(), impi: "a".into(), rand: [1; 16], ks: Ks::new([2; 32]), gba_type: GbaType::GbaU, created: 5, expires: 10, uss: None }).unwrap();
+            s.put_session(&Session {
+                b_tid: "b@x".into(),
+                impi: "a".into(),
+                rand: [1; 16],
+                ks: Ks::new([2; 32]),
+                gba_type: GbaType::GbaU,
+                created: 5,
+                expires: 10,
+                uss: None,
+            })
+            .unwrap();
         }
         let s = SqliteStore::open(&dir).unwrap();
-        assert_eq!(s.take_sqn("a", 32, 32).unwrap(), 96, "no SQN is handed out twice across restarts");
+        assert_eq!(
+            s.take_sqn("a", 32, 32).unwrap(),
+            96,
+            "no SQN is handed out twice across restarts"
+        );
         let got = s.session("b@x").unwrap().unwrap();
         assert_eq!(got.ks, Ks::new([2; 32]));
         assert_eq!(s.purge_expired(10).unwrap(), 1);
