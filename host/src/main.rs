@@ -100,6 +100,9 @@ enum Command {
     /// The BSF (with its HSS function): Ub over HTTP, Zn over HTTPS
     #[command(subcommand)]
     Bsf(BsfCommand),
+    /// Test certificates for the TLS links (a CA and one certificate per name)
+    #[command(subcommand)]
+    Pki(PkiCommand),
     /// Benchmarks that print their figures
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -260,6 +263,22 @@ enum CardCommand {
         /// State file
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PkiCommand {
+    /// Create DIR/ca.pem and DIR/NAME.pem + DIR/NAME.key for each NAME (test use only)
+    Create {
+        /// Output directory
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Names (DNS SANs), e.g. bsf.example.org naf.example.org device-1
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -677,6 +696,18 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 && report.key_update_rebootstrapped;
             if !ok {
                 return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+        Command::Pki(PkiCommand::Create { dir, names, json }) => {
+            let issued = gbau_host::pki::create(&dir, &names)
+                .map_err(|e| UsageError::new("--dir", e.to_string()))?;
+            if json {
+                print_json(&issued)?;
+            } else {
+                println!("CA   {}", dir.join("ca.pem").display());
+                for i in &issued {
+                    println!("{}  {} {}", i.name, i.cert.display(), i.key.display());
+                }
             }
         }
         Command::Bsf(BsfCommand::Serve {
