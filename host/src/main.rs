@@ -103,6 +103,29 @@ enum Command {
     /// Test certificates for the TLS links (a CA and one certificate per name)
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// A generic HTTP NAF protected with Ua HTTP Digest, keys from the BSF over Zn
+    #[command(subcommand)]
+    Naf(NafCommand),
+    /// Fetch a NAF resource with GBA (bootstraps when needed, retries once on key update)
+    Http {
+        /// Only GET is supported
+        #[arg(value_parser = ["GET"])]
+        method: String,
+        /// The resource URL
+        url: String,
+        /// BSF URL for bootstrapping (default: derived from the IMSI)
+        #[arg(long, value_name = "URL")]
+        bsf: Option<String>,
+        /// How RES becomes the Ub Digest password
+        #[arg(long, value_enum, default_value = "raw")]
+        res_encoding: gbau_host::ub::ResEncoding,
+        /// Show each step
+        #[arg(short, long)]
+        verbose: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks that print their figures
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -263,6 +286,34 @@ enum CardCommand {
         /// State file
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NafCommand {
+    /// Serve a protected resource; prints the bound address on one line
+    Serve {
+        /// Listen address (port 0 picks one)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// The NAF's FQDN (realm and NAF_Id)
+        #[arg(long, value_name = "FQDN", default_value = "naf.example.org")]
+        fqdn: String,
+        /// The BSF's Zn URL, e.g. https://127.0.0.1:8443/zn
+        #[arg(long, value_name = "URL")]
+        zn: String,
+        /// CA of the BSF's certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        zn_ca: PathBuf,
+        /// This NAF's client certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        zn_cert: PathBuf,
+        /// This NAF's client key (PEM)
+        #[arg(long, value_name = "FILE")]
+        zn_key: PathBuf,
+        /// The text of the protected resource
+        #[arg(long, default_value = "hello from the gbau NAF")]
+        resource: String,
     },
 }
 
@@ -695,6 +746,54 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 && report.replay_in_gba_refused
                 && report.key_update_rebootstrapped;
             if !ok {
+                return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+        Command::Naf(NafCommand::Serve {
+            listen,
+            fqdn,
+            zn,
+            zn_ca,
+            zn_cert,
+            zn_key,
+            resource,
+        }) => {
+            let client = gbau_host::zn::ZnClient::new(&zn, &zn_ca, &zn_cert, &zn_key)
+                .map_err(|e| UsageError::new("--zn-cert", e.to_string()))?;
+            let naf = gbau_host::naf::Naf::new(&fqdn, Box::new(client), &resource)
+                .map_err(|e| UsageError::new("--fqdn", e))?;
+            gbau_host::http::block_on(gbau_host::naf::serve(
+                std::sync::Arc::new(naf),
+                &listen,
+                |a| {
+                    println!("naf: http://{a}/ ({fqdn})");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                },
+            ))?
+            .map_err(|e| UsageError::new("--listen", e.to_string()))?;
+        }
+        Command::Http {
+            url,
+            bsf,
+            res_encoding,
+            verbose,
+            json,
+            ..
+        } => {
+            let mut s = card.open()?;
+            let r = gbau_host::ua::http_get(&mut s, &url, bsf.as_deref(), res_encoding)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                if verbose {
+                    for st in &r.steps {
+                        eprintln!("* {st}");
+                    }
+                }
+                print!("{}", r.body);
+            }
+            if r.status != 200 {
+                eprintln!("error: {url} answered {}", r.status);
                 return Ok(ExitCode::from(EXIT_FAILURE));
             }
         }

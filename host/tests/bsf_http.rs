@@ -6,119 +6,122 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use gbau_core::identity::{NafId, UaProtocolId};
 use gbau_host::bsf::core::ZnRequest;
 use gbau_host::zn::ZnClient;
+use support::net::{setup, start_bsf, Bsf};
 use support::{gbau, TempDir};
 
-const SUBSCRIBERS: &str = "subscribers:\n  - imsi: \"001010000000001\"\n    mnc_length: 2\n    k: \"465b5ce8b199b49faa5f0a2ee238a6bc\"\n    opc: \"cd63cb71954a9f4e48a5994e37a02baf\"\n    amf: \"8000\"\n    sqn: \"000000000020\"\n    uicc: GBA_U\n    key_lifetime: 3600\n";
-
-struct Bsf {
-    child: Child,
-    ub: String,
-    zn: String,
-}
-
-impl Drop for Bsf {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_bsf(dir: &TempDir) -> Bsf {
-    let mut child = gbau()
-        .args(["bsf", "serve", "--listen", "127.0.0.1:0", "--zn-listen", "127.0.0.1:0", "--subscribers"])
-        .arg(dir.path("subs.yaml"))
-        .arg("--data")
-        .arg(dir.path("data"))
-        .arg("--tls-cert")
-        .arg(dir.path("pki/bsf.example.org.pem"))
-        .arg("--tls-key")
-        .arg(dir.path("pki/bsf.example.org.key"))
-        .arg("--client-ca")
-        .arg(dir.path("pki/ca.pem"))
-        .arg("--nafs")
-        .arg(dir.path("nafs.yaml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let parts: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(parts.first(), Some(&"bsf:"), "unexpected first line {line:?}");
-    Bsf { child, ub: parts[2].to_owned(), zn: format!("{}/zn", parts[4]) }
-}
-
-fn setup() -> TempDir {
-    let dir = TempDir::new("bsf");
-    std::fs::write(dir.path("subs.yaml"), SUBSCRIBERS).unwrap();
-    let ok = gbau().args(["pki", "create", "--dir"]).arg(dir.path("pki")).args(["bsf.example.org", "naf.example.org", "other.example.org"]).status().unwrap();
-    assert!(ok.success());
-    let ok = gbau().args(["pki", "create", "--dir"]).arg(dir.path("rogue")).args(["naf.example.org"]).status().unwrap();
-    assert!(ok.success());
-    std::fs::write(
-        dir.path("nafs.yaml"),
-        "nafs:\n  - cert: pki/naf.example.org.pem\n    fqdns: [naf.example.org]\n  - cert: pki/other.example.org.pem\n    fqdns: [other.example.org]\n",
-    )
-    .unwrap();
-    dir
-}
-
 fn sim(dir: &TempDir, args: &[&str]) -> serde_json::Value {
-    let out = gbau().env("HOME", &dir.0).arg("--sim").arg(dir.path("card.json")).args(args).arg("--json").output().unwrap();
-    assert!(out.status.success(), "gbau {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = gbau()
+        .env("HOME", &dir.0)
+        .arg("--sim")
+        .arg(dir.path("card.json"))
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gbau {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn zn_client(dir: &Path, bsf: &Bsf, pki: &str, name: &str) -> ZnClient {
-    ZnClient::new(&bsf.zn, &dir.join("pki/ca.pem"), &dir.join(format!("{pki}/{name}.pem")), &dir.join(format!("{pki}/{name}.key"))).unwrap()
+    ZnClient::new(
+        &bsf.zn,
+        &dir.join("pki/ca.pem"),
+        &dir.join(format!("{pki}/{name}.pem")),
+        &dir.join(format!("{pki}/{name}.key")),
+    )
+    .unwrap()
 }
 
 fn naf_id(fqdn: &str) -> String {
-    hex::encode(NafId::new(fqdn, UaProtocolId::HTTP_DIGEST).unwrap().to_bytes())
+    hex::encode(
+        NafId::new(fqdn, UaProtocolId::HTTP_DIGEST)
+            .unwrap()
+            .to_bytes(),
+    )
 }
 
 #[test]
 fn ub_zn_key_separation_and_restart() {
     let dir = setup();
     let bsf = start_bsf(&dir);
-    let b = sim(&dir, &["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)]);
+    let b = sim(
+        &dir,
+        &["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)],
+    );
     let b_tid = b["b_tid"].as_str().unwrap().to_owned();
     let key = sim(&dir, &["gba", "naf-key", "--naf-fqdn", "naf.example.org"]);
     assert_eq!(key["b_tid"], b_tid.as_str());
 
     let naf_a = zn_client(&dir.0, &bsf, "pki", "naf.example.org");
-    let req = |b: &str, fqdn: &str| ZnRequest { b_tid: b.to_owned(), naf_id: naf_id(fqdn), gba_u_aware: true };
+    let req = |b: &str, fqdn: &str| ZnRequest {
+        b_tid: b.to_owned(),
+        naf_id: naf_id(fqdn),
+        gba_u_aware: true,
+    };
     let got = naf_a.fetch(&req(&b_tid, "naf.example.org")).unwrap();
-    assert_eq!(got.ks_naf, key["ks_ext_naf"].as_str().unwrap(), "the NAF gets the card's Ks_ext_NAF");
+    assert_eq!(
+        got.ks_naf,
+        key["ks_ext_naf"].as_str().unwrap(),
+        "the NAF gets the card's Ks_ext_NAF"
+    );
     // Key separation both ways.
-    let e = naf_a.fetch(&req(&b_tid, "other.example.org")).unwrap_err().to_string();
+    let e = naf_a
+        .fetch(&req(&b_tid, "other.example.org"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("403 naf_not_authorised"), "{e}");
     let naf_b = zn_client(&dir.0, &bsf, "pki", "other.example.org");
-    let e = naf_b.fetch(&req(&b_tid, "naf.example.org")).unwrap_err().to_string();
+    let e = naf_b
+        .fetch(&req(&b_tid, "naf.example.org"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("403 naf_not_authorised"), "{e}");
     // Unknown B-TID: a distinct error the NAF acts on.
-    let e = naf_a.fetch(&req("bm9uZQ==@bsf.example.org", "naf.example.org")).unwrap_err();
+    let e = naf_a
+        .fetch(&req("bm9uZQ==@bsf.example.org", "naf.example.org"))
+        .unwrap_err();
     assert!(e.needs_bootstrap(), "{e}");
     // A certificate from another CA does not get through TLS.
-    let rogue = ZnClient::new(&bsf.zn, &dir.path("pki/ca.pem"), &dir.path("rogue/naf.example.org.pem"), &dir.path("rogue/naf.example.org.key")).unwrap();
-    assert!(matches!(rogue.fetch(&req(&b_tid, "naf.example.org")), Err(gbau_host::zn::ZnClientError::Transport(_))));
+    let rogue = ZnClient::new(
+        &bsf.zn,
+        &dir.path("pki/ca.pem"),
+        &dir.path("rogue/naf.example.org.pem"),
+        &dir.path("rogue/naf.example.org.key"),
+    )
+    .unwrap();
+    assert!(matches!(
+        rogue.fetch(&req(&b_tid, "naf.example.org")),
+        Err(gbau_host::zn::ZnClientError::Transport(_))
+    ));
 
     // kill -9 and restart: the session and the SQN survive.
     drop(bsf);
     let bsf = start_bsf(&dir);
     let naf_a = zn_client(&dir.0, &bsf, "pki", "naf.example.org");
-    assert_eq!(naf_a.fetch(&req(&b_tid, "naf.example.org")).unwrap().ks_naf, key["ks_ext_naf"].as_str().unwrap());
-    let again = sim(&dir, &["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)]);
-    assert_eq!(again["resynchronisations"], 0, "the restarted BSF continued the SQN instead of reusing one");
+    assert_eq!(
+        naf_a.fetch(&req(&b_tid, "naf.example.org")).unwrap().ks_naf,
+        key["ks_ext_naf"].as_str().unwrap()
+    );
+    let again = sim(
+        &dir,
+        &["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)],
+    );
+    assert_eq!(
+        again["resynchronisations"], 0,
+        "the restarted BSF continued the SQN instead of reusing one"
+    );
 }
 
 fn raw_http(addr: &str, request: &[u8]) -> String {
@@ -141,16 +144,32 @@ fn bad_input_gets_clear_4xx_and_others_are_served() {
     assert!(malformed.starts_with("HTTP/1.1 400"), "{malformed}");
     let unknown = raw_http(&bsf.ub, b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Digest username=\"nobody@x\", nonce=\"\"\r\nConnection: close\r\n\r\n");
     assert!(unknown.starts_with("HTTP/1.1 403"), "{unknown}");
-    let big_body = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}", "a".repeat(100_000));
+    let big_body = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{}",
+        "a".repeat(100_000)
+    );
     let r = raw_http(&bsf.ub, big_body.as_bytes());
     assert!(r.starts_with("HTTP/1.1 413"), "{}", &r[..r.len().min(200)]);
-    let big_header = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(40_000));
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(40_000)
+    );
     let r = raw_http(&bsf.ub, big_header.as_bytes());
-    assert!(r.starts_with("HTTP/1.1 431") || r.is_empty(), "oversized head refused: {}", &r[..r.len().min(200)]);
+    assert!(
+        r.starts_with("HTTP/1.1 431") || r.is_empty(),
+        "oversized head refused: {}",
+        &r[..r.len().min(200)]
+    );
     let bad_b64 = raw_http(&bsf.ub, b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Digest username=\"001010000000001@ims.mnc001.mcc001.3gppnetwork.org\", realm=\"bsf.mnc001.mcc001.pub.3gppnetwork.org\", nonce=\"not-a-nonce\", uri=\"/\", response=\"00\", qop=auth-int, nc=00000001, cnonce=\"c\", auts=\"***\"\r\nConnection: close\r\n\r\n");
-    assert!(bad_b64.starts_with("HTTP/1.1 401"), "unknown nonce gets a fresh challenge: {bad_b64}");
+    assert!(
+        bad_b64.starts_with("HTTP/1.1 401"),
+        "unknown nonce gets a fresh challenge: {bad_b64}"
+    );
     // Meanwhile a real UE bootstraps fine.
-    let b = sim(&dir, &["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)]);
+    let b = sim(
+        &dir,
+        &["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)],
+    );
     assert!(b["b_tid"].as_str().unwrap().contains('@'));
     drop(slow);
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use gbau_host::transport::list_readers;
 
+pub mod net;
+
 /// pcsc-lite's socket.
 pub const PCSCD_SOCKET: &str = "/run/pcscd/pcscd.comm";
 /// The reader vpcd's first slot appears as.

@@ -1,0 +1,227 @@
+//! The MT's Ua client for HTTP Digest NAFs (TS 24.109 §5.3): answer a NAF's GBA challenge with
+//! the B-TID and base64(Ks_ext_NAF) derived on the card, bootstrapping first when there is
+//! no valid B-TID, and once more on a key-update indication.
+
+use base64::Engine;
+use gbau_core::digest::{self, Response, QOP_AUTH_INT};
+use gbau_core::hexutil::to_hex;
+use gbau_core::identity::NafId;
+use serde::Serialize;
+
+use crate::cmd::CmdError;
+use crate::naf::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
+use crate::session::{ready, LockedUsim, Session};
+use crate::ub::ResEncoding;
+
+/// What `gbau http GET` did.
+#[derive(Debug, Serialize)]
+pub struct UaReport {
+    pub status: u16,
+    pub body: String,
+    pub naf_fqdn: Option<String>,
+    pub realm: Option<String>,
+    pub b_tid: Option<String>,
+    pub bootstraps: u32,
+    pub key_update: bool,
+    pub steps: Vec<String>,
+}
+
+struct Got {
+    status: u16,
+    challenges: Vec<String>,
+    body: Vec<u8>,
+}
+
+fn get(client: &reqwest::blocking::Client, url: &str, auth: Option<&str>) -> Result<Got, CmdError> {
+    let mut rb = client.get(url);
+    if let Some(a) = auth {
+        rb = rb.header("Authorization", a);
+    }
+    let r = rb.send().map_err(|e| CmdError::Ub(format!("{url}: {e}")))?;
+    let status = r.status().as_u16();
+    let challenges = r
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    let body = r.bytes().map_err(|e| CmdError::Ub(e.to_string()))?.to_vec();
+    Ok(Got {
+        status,
+        challenges,
+        body,
+    })
+}
+
+/// Pick the GBA challenge: the GBA_U realm when offered, else the ME one.
+fn pick(challenges: &[String]) -> Option<(String, String, String)> {
+    let parsed: Vec<digest::Params> = challenges
+        .iter()
+        .filter_map(|c| digest::parse(c).ok())
+        .collect();
+    for prefix in [REALM_PREFIX_UICC, REALM_PREFIX_ME] {
+        for p in &parsed {
+            if let (Some(realm), Some(nonce)) = (p.get("realm"), p.get("nonce")) {
+                if let Some(fqdn) = realm.strip_prefix(&format!("{prefix}@")) {
+                    return Some((realm.to_owned(), nonce.to_owned(), fqdn.to_owned()));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn bootstrap(
+    u: &mut LockedUsim<'_>,
+    bsf: Option<&str>,
+    enc: ResEncoding,
+    steps: &mut Vec<String>,
+) -> Result<String, CmdError> {
+    let imsi = u.imsi()?;
+    let mnc = u.mnc_length()?;
+    let realm = imsi.bsf_fqdn(mnc);
+    let url = bsf.map_or_else(|| format!("http://{realm}/"), str::to_owned);
+    let mut cnonce = [0u8; 8];
+    crate::http::os_random(&mut cnonce);
+    let mut exchange =
+        crate::ub::http_exchange(&url, true).map_err(|e| CmdError::Ub(e.to_string()))?;
+    let b = crate::ub::bootstrap(
+        u,
+        imsi.impi(mnc).as_str(),
+        &realm,
+        enc,
+        &to_hex(&cnonce),
+        &mut exchange,
+    )
+    .map_err(|e| match e {
+        crate::ub::UbError::Card(c) => CmdError::Usim(c),
+        other => CmdError::Ub(other.to_string()),
+    })?;
+    steps.push(format!(
+        "bootstrapped with {url}: B-TID {}, lifetime {}",
+        b.b_tid, b.lifetime
+    ));
+    Ok(b.b_tid)
+}
+
+fn valid_b_tid(u: &mut LockedUsim<'_>, now: u64) -> Result<Option<String>, CmdError> {
+    let p = u.gbabp()?;
+    let valid =
+        !p.b_tid.is_empty() && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
+    Ok(valid.then_some(p.b_tid))
+}
+
+/// GET `url` with GBA: bootstrap when needed, answer the NAF's Digest challenge with the
+/// card's Ks_ext_NAF, and on a key-update indication bootstrap again and retry once.
+pub fn http_get(
+    s: &mut Session,
+    url: &str,
+    bsf: Option<&str>,
+    enc: ResEncoding,
+) -> Result<UaReport, CmdError> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .user_agent(crate::ub::user_agent(true))
+        .build()
+        .map_err(|e| CmdError::Ub(e.to_string()))?;
+    let path = reqwest::Url::parse(url)
+        .map_err(|e| crate::input::UsageError::new("URL", e.to_string()))?
+        .path()
+        .to_owned();
+    let pin = s.pin.clone();
+    s.with_card(|u| {
+        let mut steps = Vec::new();
+        let mut report = UaReport {
+            status: 0,
+            body: String::new(),
+            naf_fqdn: None,
+            realm: None,
+            b_tid: None,
+            bootstraps: 0,
+            key_update: false,
+            steps: Vec::new(),
+        };
+        let mut got = get(&client, url, None)?;
+        steps.push(format!("GET {url}: {}", got.status));
+        let mut answered_once = false;
+        loop {
+            if got.status != 401 {
+                break;
+            }
+            let Some((realm, nonce, fqdn)) = pick(&got.challenges) else {
+                steps.push("401 without a GBA challenge: nothing to answer".into());
+                break;
+            };
+            ready(u, pin.as_deref())?;
+            let now = crate::http::unix_now();
+            let b_tid = match (answered_once, valid_b_tid(u, now)?) {
+                (false, Some(b)) => {
+                    steps.push(format!("valid B-TID on the card: {b}"));
+                    b
+                }
+                (again, _) => {
+                    if again {
+                        report.key_update = true;
+                        steps.push(
+                            "the NAF refused the credentials: key update, bootstrapping again"
+                                .into(),
+                        );
+                    }
+                    report.bootstraps += 1;
+                    bootstrap(u, bsf, enc, &mut steps)?
+                }
+            };
+
+            let naf_id = NafId::new(&fqdn, UA_ID).map_err(|e| CmdError::Ub(e.to_string()))?;
+            let imsi = u.imsi()?;
+            let impi = imsi.impi(u.mnc_length()?);
+            let key = u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+            steps.push(format!("Ks_ext_NAF for {fqdn} derived on the card"));
+            let password = base64::engine::general_purpose::STANDARD.encode(key.expose());
+            let mut cn = [0u8; 8];
+            crate::http::os_random(&mut cn);
+            let cnonce = to_hex(&cn);
+            let response = Response {
+                username: &b_tid,
+                realm: &realm,
+                password: password.as_bytes(),
+                method: "GET",
+                uri: &path,
+                nonce: &nonce,
+                nc: "00000001",
+                cnonce: &cnonce,
+                qop: QOP_AUTH_INT,
+                body: b"",
+            }
+            .digest();
+            let auth = digest::format(
+                &[
+                    ("username", &b_tid),
+                    ("realm", &realm),
+                    ("nonce", &nonce),
+                    ("uri", &path),
+                    ("response", &response),
+                    ("algorithm", "MD5"),
+                    ("qop", QOP_AUTH_INT),
+                    ("nc", "00000001"),
+                    ("cnonce", &cnonce),
+                ],
+                &["algorithm", "qop", "nc"],
+            );
+            got = get(&client, url, Some(&auth))?;
+            steps.push(format!("GET {url} as {b_tid}: {}", got.status));
+            report.naf_fqdn = Some(fqdn);
+            report.realm = Some(realm);
+            report.b_tid = Some(b_tid);
+            if answered_once {
+                break;
+            }
+            answered_once = true;
+        }
+        report.status = got.status;
+        report.body = String::from_utf8_lossy(&got.body).into_owned();
+        report.steps = steps;
+        Ok(report)
+    })
+}
