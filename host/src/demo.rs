@@ -1,43 +1,34 @@
-//! `gbau demo`: the whole GBA_U flow with no hardware and no set-up.
-//!
-//! The card side is real: the soft USIM (or a card in a PC/SC reader) answers AUTHENTICATE
-//! APDUs through the typed USIM client. The network side (HSS/BSF session store and the
-//! NAF's Zn fetch) runs in this process on `gbau-core` until the BSF and NAF servers exist
-//! (issue 5); the report says so in `network`.
+//! `gbau demo`: the whole GBA_U flow on one machine with no set-up. A test PKI in a temporary
+//! directory, a BSF (Ub over HTTP, Zn over HTTPS with client certificates, SQLite store) and
+//! a NAF on 127.0.0.1, the soft card in this process (or a card in a PC/SC reader), and the
+//! MT's `gbau http` logic: bootstrap, fetch the protected resource, force a key update by
+//! expiring the session, and fetch again.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use gbau_card::{Profile, SoftCard};
-use gbau_core::aka::{gba_u_autn, generate_vector, verify_auts, Amf, AuthVector, Rand};
+use gbau_card::Profile;
 use gbau_core::hexutil::to_hex;
-use gbau_core::identity::{BTid, Impi, NafId, UaProtocolId};
-use gbau_core::kdf::ks_ext_naf;
-use gbau_core::milenage::Milenage;
-use gbau_core::secret::{Ks, KsNaf};
-use gbau_core::sqn::Sqn;
-use gbau_core::StatusWord;
+use gbau_core::identity::{NafId, UaProtocolId};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::transport::{PcscTransport, SoftTransport, Transport};
-use crate::usim::{AuthOutcome, Usim, UsimError};
+use crate::bsf::core::Bsf;
+use crate::bsf::server::{self, Bound, Config, ZnConfig};
+use crate::bsf::sqlite::SqliteStore;
+use crate::bsf::store::Store;
+use crate::bsf::subscribers::{GbaType, Subscriber};
+use crate::naf::Naf;
+use crate::session::{ready, CardOpts};
+use crate::ua::http_get;
+use crate::ub::ResEncoding;
+use crate::zn::ZnClient;
 
 /// The profile the demo embeds: Milenage test set 1, public test keys.
 pub const EMBEDDED_PROFILE: &str = include_str!("../../card-applet-sim/profiles/test-set-1.yaml");
-/// The RAND of the first bootstrap: the shared GBA_U chain's, so a fresh card reproduces it.
-const FIRST_RAND: [u8; 16] = [
-    0x23, 0x55, 0x3c, 0xbe, 0x96, 0x37, 0xa8, 0x9d, 0x21, 0x8a, 0xe6, 0x4d, 0xae, 0x47, 0xbf, 0x35,
-];
-/// The chain's SQN, where the demo's HSS starts counting.
-const FIRST_SQN: u64 = 0xff9b_b4d0_b607;
-/// The chain's AMF.
-const AMF: [u8; 2] = [0xb9, 0xb9];
 /// The NAF the demo talks to.
 pub const DEMO_NAF: &str = "naf.example.org";
-/// Key lifetime the demo's BSF grants.
-const KEY_LIFETIME: Duration = Duration::from_secs(3600);
-/// SQN step between vectors: one SEQ, same IND (TS 33.102 Annex C.3.2 example).
-const SQN_STEP: u64 = 1 << gbau_core::sqn::IND_BITS;
+/// The SQN the demo's HSS starts from (the shared chain's).
+const FIRST_SQN: u64 = 0xff9b_b4d0_b607;
 
 /// One line of the narrative.
 #[derive(Debug, Serialize)]
@@ -51,11 +42,12 @@ pub struct Step {
 pub struct DemoReport {
     /// "GBA_U": the card computes Ks_ext_NAF.
     pub mode: &'static str,
-    /// Where the card is: "soft card (in-process)" or the PC/SC reader's name.
+    /// Where the card is.
     pub card: String,
-    /// How the network side ran.
-    pub network: &'static str,
-    pub impi: String,
+    /// The servers the demo ran.
+    pub bsf_ub: String,
+    pub bsf_zn: String,
+    pub naf: String,
     /// The B-TID in force at the end (after the key update).
     pub b_tid: String,
     /// The B-TID of the first bootstrap.
@@ -63,32 +55,27 @@ pub struct DemoReport {
     pub naf_id: String,
     /// Ks_ext_NAF as the card derived it (after the key update).
     pub ks_ext_naf_mt: String,
-    /// Ks_ext_NAF as the NAF obtained it from the BSF (after the key update).
+    /// Ks_ext_NAF as the NAF obtained it over Zn (after the key update).
     pub ks_ext_naf_naf: String,
-    /// Ks_ext_NAF of the first bootstrap, card side.
-    pub ks_ext_naf_first: String,
+    /// The same pair for the first bootstrap.
+    pub ks_ext_naf_mt_first: String,
+    pub ks_ext_naf_naf_first: String,
     pub keys_equal: bool,
     /// True when the forced key update led to a new bootstrap and a new B-TID.
     pub key_update_rebootstrapped: bool,
-    pub replay_in_3g_refused: bool,
-    pub replay_in_gba_refused: bool,
-    pub resynchronisations: u32,
+    pub resource: String,
     pub steps: Vec<Step>,
 }
 
 /// A demo step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("card: {0}")]
-    Usim(#[from] UsimError),
-    #[error("profile: {0}")]
-    Profile(#[from] gbau_card::profile::ProfileError),
-    #[error("soft card: {0}")]
-    Card(#[from] gbau_card::SoftCardError),
-    #[error("transport: {0}")]
-    Transport(#[from] crate::transport::TransportError),
     #[error("{0}")]
     Step(String),
+}
+
+fn fail(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Step(e.to_string())
 }
 
 /// Where the demo's card is.
@@ -104,284 +91,236 @@ pub enum DemoCard {
     },
 }
 
-/// The in-process HSS/BSF: the subscriber's Milenage, an SQN counter, sessions.
-struct Network {
-    milenage: Milenage,
-    next_sqn: u64,
-    rand: [u8; 16],
-    bsf_fqdn: String,
-    session: Option<(BTid, Ks, Rand)>,
-}
-
-impl Network {
-    fn vector(&mut self) -> AuthVector {
-        let v = generate_vector(
-            &self.milenage,
-            &Rand(self.rand),
-            Sqn::new(self.next_sqn).unwrap_or_default(),
-            Amf(AMF),
-        );
-        self.next_sqn += SQN_STEP;
-        v
+fn subscriber(profile: &Profile) -> Subscriber {
+    Subscriber {
+        impi: profile.imsi.impi(profile.mnc_length),
+        k: profile.k.clone(),
+        opc: profile.opc.clone(),
+        milenage: profile.milenage.clone(),
+        amf: [0x80, 0x00],
+        sqn_start: FIRST_SQN,
+        uicc: GbaType::GbaU,
+        key_lifetime_secs: 3600,
+        uss: None,
     }
-
-    fn next_rand(&mut self) {
-        let d = Sha256::digest(self.rand);
-        self.rand.copy_from_slice(&d[..16]);
-    }
-
-    /// Zn: Ks_ext_NAF for (B-TID, NAF_Id), or None when the B-TID is unknown/expired.
-    fn zn(&self, b_tid: &BTid, impi: &Impi, naf_id: &NafId) -> Option<KsNaf> {
-        let (known, ks, rand) = self.session.as_ref()?;
-        (known == b_tid)
-            .then(|| ks_ext_naf(ks, rand, impi, naf_id).ok())
-            .flatten()
-    }
-}
-
-fn step(steps: &mut Vec<Step>, actor: &'static str, what: impl Into<String>) {
-    steps.push(Step {
-        actor,
-        what: what.into(),
-    });
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// One bootstrap: challenge, card, resynchronisation when needed, session and EF_GBABP.
-fn bootstrap<T: Transport>(
-    usim: &mut Usim<T>,
-    net: &mut Network,
-    steps: &mut Vec<Step>,
-    resyncs: &mut u32,
-) -> Result<(BTid, Rand, gbau_core::aka::Autn), DemoError> {
-    for _ in 0..3 {
-        let v = net.vector();
-        let autn_star = gba_u_autn(&v.autn, &v.ik);
-        step(
-            steps,
-            "BSF",
-            format!(
-                "401 challenge: RAND {}, AUTN* {} (GBA_U MAC*)",
-                to_hex(&v.rand.0),
-                to_hex(&autn_star.0)
-            ),
-        );
-        match usim.gba_bootstrap(&v.rand, &autn_star)? {
-            AuthOutcome::SyncFailure(auts) => {
-                let sqn_ms = verify_auts(&net.milenage, &v.rand, &auts)
-                    .map_err(|_| DemoError::Step("BSF: AUTS does not verify".into()))?;
-                net.next_sqn = sqn_ms.value() + SQN_STEP;
-                *resyncs += 1;
-                step(
-                    steps,
-                    "UICC",
-                    format!("SQN not fresh: AUTS returned; BSF resynchronises to SQN_MS {sqn_ms}"),
-                );
-            }
-            AuthOutcome::Success(res) => {
-                if res != v.xres {
-                    return Err(DemoError::Step("BSF: RES does not match XRES".into()));
-                }
-                let b_tid = BTid::from_rand(&v.rand, &net.bsf_fqdn);
-                net.session = Some((b_tid.clone(), Ks::from_ck_ik(&v.ck, &v.ik), v.rand));
-                let lifetime = gbau_core::time::format_utc(now() + KEY_LIFETIME.as_secs());
-                step(
-                    steps,
-                    "UICC",
-                    format!(
-                        "AUTN* verified, Ks kept on the card, RES {} returned",
-                        to_hex(res.as_bytes())
-                    ),
-                );
-                step(
-                    steps,
-                    "BSF",
-                    format!("RES = XRES: session {b_tid}, lifetime {lifetime}"),
-                );
-                usim.write_btid_lifetime(b_tid.as_str(), &lifetime)?;
-                step(steps, "MT", "B-TID and lifetime written to EF_GBABP");
-                net.next_rand();
-                return Ok((b_tid, v.rand, autn_star));
-            }
-        }
-    }
-    Err(DemoError::Step(
-        "bootstrap did not succeed after 3 resynchronisations".into(),
-    ))
 }
 
 /// Run the demo.
 pub fn run(card: DemoCard) -> Result<DemoReport, DemoError> {
-    match card {
+    let dir = std::env::temp_dir().join(format!(
+        "gbau-demo-{}-{}",
+        std::process::id(),
+        crate::http::unix_now()
+    ));
+    let result = run_in(&dir, card);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError> {
+    let mut steps = Vec::new();
+    let mut step = |actor: &'static str, what: String| steps.push(Step { actor, what });
+    let (opts, profile) = match card {
         DemoCard::Embedded => {
-            let profile = Profile::from_yaml(EMBEDDED_PROFILE)?;
-            let pin = pin_of(&profile);
-            let t = SoftTransport {
-                card: SoftCard::in_memory(profile.clone())?,
-            };
-            run_with(
-                Usim::new(t),
-                &profile,
-                Some(pin),
-                "soft card (in-process)".into(),
+            let p = Profile::from_yaml(EMBEDDED_PROFILE).map_err(fail)?;
+            (
+                CardOpts {
+                    sim: Some(dir.join("card.json")),
+                    ..CardOpts::default()
+                },
+                p,
             )
         }
-        DemoCard::Reader { name, profile, pin } => {
-            let t = PcscTransport::connect(&name, Duration::from_secs(10))?;
-            let label = t.reader().to_owned();
-            // Without --pin, the profile's PIN1 (the profile already holds the card's keys).
-            let pin = pin.or_else(|| Some(pin_of(&profile)));
-            run_with(Usim::new(t), &profile, pin, label)
-        }
-    }
-}
+        DemoCard::Reader { name, profile, pin } => (
+            CardOpts {
+                reader: Some(name),
+                // Without --pin, the profile's PIN1 (the profile already holds the card's keys).
+                pin: pin.or_else(|| {
+                    Some(
+                        profile
+                            .pin1
+                            .value
+                            .block()
+                            .iter()
+                            .take_while(|b| b.is_ascii_digit())
+                            .map(|b| char::from(*b))
+                            .collect(),
+                    )
+                }),
+                ..CardOpts::default()
+            },
+            *profile,
+        ),
+    };
+    let bsf_fqdn = profile.imsi.bsf_fqdn(profile.mnc_length);
 
-fn pin_of(profile: &Profile) -> String {
-    profile
-        .pin1
-        .value
-        .block()
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .map(|b| char::from(*b))
-        .collect()
-}
-
-fn run_with<T: Transport>(
-    mut usim: Usim<T>,
-    profile: &Profile,
-    pin: Option<String>,
-    card: String,
-) -> Result<DemoReport, DemoError> {
-    let mut steps = Vec::new();
-    usim.select_usim()?;
-    if let Some(pin) = pin {
-        usim.verify_pin1(&pin)?;
-        step(&mut steps, "MT", "ADF.USIM selected, PIN1 verified");
-    }
-    let imsi = usim.imsi()?;
-    let mnc = usim.mnc_length()?;
-    let impi = imsi.impi(mnc);
-    let bsf_fqdn = imsi.bsf_fqdn(mnc);
+    // PKI and servers on loopback.
+    crate::pki::create(&dir.join("pki"), &[bsf_fqdn.clone(), DEMO_NAF.to_owned()]).map_err(fail)?;
+    let pki = |f: &str| dir.join("pki").join(f);
     step(
-        &mut steps,
-        "MT",
+        "PKI",
         format!(
-            "IMSI {imsi} (MNC length {}) → IMPI {impi}, BSF {bsf_fqdn}",
-            mnc.digits()
+            "test CA and certificates for {bsf_fqdn} and {DEMO_NAF} in {}",
+            dir.join("pki").display()
         ),
     );
-    let milenage =
-        Milenage::with_constants(&profile.k, profile.opc.clone(), profile.milenage.clone())
-            .map_err(|e| DemoError::Step(e.to_string()))?;
-    let mut net = Network {
-        milenage,
-        next_sqn: FIRST_SQN,
-        rand: FIRST_RAND,
-        bsf_fqdn,
-        session: None,
+    let store = SqliteStore::open(&dir.join("bsf")).map_err(fail)?;
+    let bsf = Arc::new(Bsf::new(&bsf_fqdn, vec![subscriber(&profile)], store));
+    let nafs = vec![(
+        crate::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
+        vec![DEMO_NAF.to_owned()],
+    )];
+    let cfg = Config {
+        fqdn: bsf_fqdn.clone(),
+        ub_listen: "127.0.0.1:0".into(),
+        zn: Some(ZnConfig {
+            listen: "127.0.0.1:0".into(),
+            cert: pki(&format!("{bsf_fqdn}.pem")),
+            key: pki(&format!("{bsf_fqdn}.key")),
+            client_ca: pki("ca.pem"),
+            nafs,
+        }),
     };
-    let mut resyncs = 0;
-
-    let (b_tid_first, rand_first, autn_first) =
-        bootstrap(&mut usim, &mut net, &mut steps, &mut resyncs)?;
-    let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST)
-        .map_err(|e| DemoError::Step(e.to_string()))?;
-    let first_mt = usim.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
-    step(
-        &mut steps,
-        "UICC",
-        format!("GBA NAF derivation for {DEMO_NAF} (Ua 01 00 00 00 02): Ks_ext_NAF to the MT"),
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(fail)?;
+    let (tx, rx) = std::sync::mpsc::channel::<Bound>();
+    let bsf_task = bsf.clone();
+    rt.spawn(async move {
+        if let Err(e) = server::run(bsf_task, cfg, move |b| {
+            let _ = tx.send(b);
+        })
+        .await
+        {
+            tracing::error!("BSF: {e}");
+        }
+    });
+    let bound = rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| fail("the BSF did not start"))?;
+    let zn_url = format!(
+        "https://{}/zn",
+        bound.zn.ok_or_else(|| fail("no Zn listener"))?
     );
-    let first_naf = net
-        .zn(&b_tid_first, &impi, &naf_id)
-        .ok_or_else(|| DemoError::Step("Zn: B-TID unknown".into()))?;
     step(
-        &mut steps,
+        "BSF",
+        format!(
+            "Ub on http://{}, Zn on {zn_url} (client certificates)",
+            bound.ub
+        ),
+    );
+    let zn = ZnClient::new(
+        &zn_url,
+        &pki("ca.pem"),
+        &pki(&format!("{DEMO_NAF}.pem")),
+        &pki(&format!("{DEMO_NAF}.key")),
+    )
+    .map_err(fail)?;
+    let naf = Arc::new(Naf::new(DEMO_NAF, Box::new(zn), "hello from the gbau NAF").map_err(fail)?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let naf_task = naf.clone();
+    rt.spawn(async move {
+        let _ = crate::naf::serve(naf_task, "127.0.0.1:0", move |a| {
+            let _ = tx.send(a);
+        })
+        .await;
+    });
+    let naf_addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| fail("the NAF did not start"))?;
+    let url = format!("http://{naf_addr}/resource");
+    let bsf_url = format!("http://{}/", bound.ub);
+    step("NAF", format!("{DEMO_NAF} on {url}, keys over Zn"));
+
+    let mut session = opts.open().map_err(fail)?;
+    let card_label = session.label.clone();
+    let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
+    let card_key = |session: &mut crate::session::Session| -> Result<String, DemoError> {
+        let pin = session.pin.clone();
+        session
+            .with_card(|u| -> Result<String, crate::cmd::CmdError> {
+                ready(u, pin.as_deref())?;
+                let impi = crate::cmd::impi_of(u, None)?;
+                Ok(to_hex(
+                    u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?
+                        .expose(),
+                ))
+            })
+            .map_err(fail)
+    };
+
+    let first = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
+    for s in &first.steps {
+        step("MT", s.clone());
+    }
+    if first.status != 200 {
+        return Err(fail(format!("the NAF answered {}", first.status)));
+    }
+    let b_tid_first = first.b_tid.clone().unwrap_or_default();
+    let mt_first = card_key(&mut session)?;
+    let naf_first = naf.cached_key(&b_tid_first).unwrap_or_default();
+    step(
         "NAF",
         format!(
-            "Zn: Ks_ext_NAF for {b_tid_first} — {}",
-            if first_mt == first_naf {
-                "equal to the MT's"
+            "Zn gave Ks_ext_NAF for {b_tid_first}: {}",
+            if mt_first == naf_first {
+                "equal to the card's"
             } else {
                 "DIFFERENT"
             }
         ),
     );
 
-    // Replays of the accepted challenge.
-    let r3g = usim.send(&crate::usim::apdus::authenticate_3g(
-        &rand_first,
-        &autn_first,
-    ))?;
-    let replay_in_3g_refused = r3g.sw == StatusWord::AuthenticationErrorIncorrectMac;
+    // Key update (seed 000): the session expires at the BSF; the NAF learns it over Zn.
+    bsf.store().delete_session(&b_tid_first).map_err(fail)?;
+    naf.forget(&b_tid_first);
     step(
-        &mut steps,
-        "UICC",
-        format!(
-            "same RAND/AUTN* in the 3G context: {}",
-            if replay_in_3g_refused {
-                "9862, CK/IK stay on the card"
-            } else {
-                "ACCEPTED"
-            }
-        ),
-    );
-    let rgba = usim.send(&crate::usim::apdus::gba_bootstrap(&rand_first, &autn_first))?;
-    let replay_in_gba_refused = rgba.sw == StatusWord::Ok && rgba.data.first() == Some(&0xDC);
-    step(
-        &mut steps,
-        "UICC",
-        format!(
-            "same RAND/AUTN* in GBA mode: {}",
-            if replay_in_gba_refused {
-                "SQN not fresh, AUTS"
-            } else {
-                "ACCEPTED"
-            }
-        ),
-    );
-
-    // Key update (seed 000): the BSF session expires; the NAF asks the UE to bootstrap again.
-    net.session = None;
-    step(
-        &mut steps,
         "BSF",
-        "session expired (forced): the B-TID is no longer known",
+        format!("session {b_tid_first} expired (forced); the NAF drops its cached key"),
     );
-    let update_needed = net.zn(&b_tid_first, &impi, &naf_id).is_none();
+    let second = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
+    for s in &second.steps {
+        step("MT", s.clone());
+    }
+    if second.status != 200 {
+        return Err(fail(format!(
+            "after the key update the NAF answered {}",
+            second.status
+        )));
+    }
+    let b_tid = second.b_tid.clone().unwrap_or_default();
+    let mt = card_key(&mut session)?;
+    let naf_key = naf.cached_key(&b_tid).unwrap_or_default();
     step(
-        &mut steps,
         "NAF",
-        "Zn: unknown B-TID → 401 with a fresh bootstrapping-required challenge (key update)",
+        format!(
+            "Zn gave the new Ks_ext_NAF for {b_tid}: {}",
+            if mt == naf_key {
+                "equal to the card's"
+            } else {
+                "DIFFERENT"
+            }
+        ),
     );
-    let (b_tid, _, _) = bootstrap(&mut usim, &mut net, &mut steps, &mut resyncs)?;
-    let mt = usim.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
-    let naf = net
-        .zn(&b_tid, &impi, &naf_id)
-        .ok_or_else(|| DemoError::Step("Zn: new B-TID unknown".into()))?;
-    step(&mut steps, "NAF", format!("Zn: new Ks_ext_NAF for {b_tid}"));
+    drop(rt);
     Ok(DemoReport {
         mode: "GBA_U",
-        card,
-        network: "in-process (HSS/BSF/NAF functions of gbau-core; servers come with issue 5)",
-        impi: impi.to_string(),
-        b_tid: b_tid.to_string(),
-        b_tid_first: b_tid_first.to_string(),
+        card: card_label,
+        bsf_ub: format!("http://{}", bound.ub),
+        bsf_zn: zn_url,
+        naf: url,
+        b_tid: b_tid.clone(),
+        b_tid_first: b_tid_first.clone(),
         naf_id: to_hex(&naf_id.to_bytes()),
-        ks_ext_naf_mt: to_hex(mt.expose()),
-        ks_ext_naf_naf: to_hex(naf.expose()),
-        ks_ext_naf_first: to_hex(first_mt.expose()),
-        keys_equal: mt == naf && first_mt == first_naf,
-        key_update_rebootstrapped: update_needed && b_tid != b_tid_first,
-        replay_in_3g_refused,
-        replay_in_gba_refused,
-        resynchronisations: resyncs,
+        keys_equal: mt == naf_key && mt_first == naf_first && !mt.is_empty(),
+        ks_ext_naf_mt: mt,
+        ks_ext_naf_naf: naf_key,
+        ks_ext_naf_mt_first: mt_first,
+        ks_ext_naf_naf_first: naf_first,
+        key_update_rebootstrapped: second.key_update && b_tid != b_tid_first,
+        resource: second.body.lines().next().unwrap_or_default().to_owned(),
         steps,
     })
 }

@@ -726,7 +726,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 print_json(&report)?;
             } else {
                 println!("gbau demo: GBA_U bootstrap, NAF key and key update (Milenage test set 1, test keys)");
-                println!("card: {}; network: {}", report.card, report.network);
+                println!(
+                    "card: {}; BSF {} (Zn {}); NAF {}",
+                    report.card, report.bsf_ub, report.bsf_zn, report.naf
+                );
                 for (i, s) in report.steps.iter().enumerate() {
                     println!("{:>2}. {:<5} {}", i + 1, s.actor, s.what);
                 }
@@ -741,10 +744,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     }
                 );
             }
-            let ok = report.keys_equal
-                && report.replay_in_3g_refused
-                && report.replay_in_gba_refused
-                && report.key_update_rebootstrapped;
+            let ok = report.keys_equal && report.key_update_rebootstrapped;
             if !ok {
                 return Ok(ExitCode::from(EXIT_FAILURE));
             }

@@ -133,6 +133,15 @@ impl Naf {
         Ok(a)
     }
 
+    /// The key the NAF holds for a B-TID (what it got over Zn), hex.
+    #[must_use]
+    pub fn cached_key(&self, b_tid: &str) -> Option<String> {
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(b_tid).map(|a| a.ks_naf.clone()))
+    }
+
     /// Forget cached keys (as when the BSF forgot the session and the NAF learns it).
     pub fn forget(&self, b_tid: &str) {
         if let Ok(mut c) = self.cache.lock() {

@@ -297,32 +297,47 @@ fn malformed_input_is_a_one_line_error_with_exit_code_2() {
 }
 
 #[test]
-fn demo_shows_equal_keys_matching_the_chain() {
-    let v = vector_file("gba-u-chain.yaml");
+fn demo_runs_bsf_naf_and_the_key_update() {
     let j = json_of(&gbau(&["demo", "--json"]));
     assert_eq!(j["mode"], "GBA_U");
-    // The first bootstrap on the fresh embedded card is the shared chain, byte for byte.
-    assert_eq!(j["b_tid_first"].as_str().unwrap(), field(&v, "b_tid"));
-    assert_eq!(
-        j["ks_ext_naf_first"].as_str().unwrap(),
-        field(&v, "ks_ext_naf")
-    );
-    // After the forced key update: a new B-TID and a new key, equal on both sides.
-    assert_ne!(j["b_tid"], j["b_tid_first"]);
-    assert_ne!(j["ks_ext_naf_mt"], j["ks_ext_naf_first"]);
-    assert_eq!(j["ks_ext_naf_naf"], j["ks_ext_naf_mt"]);
-    assert_eq!(j["key_update_rebootstrapped"], true);
-    assert_eq!(j["replay_in_3g_refused"], true);
-    assert_eq!(j["replay_in_gba_refused"], true);
-    for key in ["ks_ext_naf_mt", "ks_ext_naf_naf"] {
+    for key in [
+        "ks_ext_naf_mt",
+        "ks_ext_naf_naf",
+        "ks_ext_naf_mt_first",
+        "ks_ext_naf_naf_first",
+    ] {
         let k = j[key].as_str().unwrap();
         assert!(
             k.len() == 64
                 && k.chars()
                     .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
-            "{key} is lower-case hex"
+            "{key} is lower-case hex: {k}"
         );
     }
+    assert_eq!(
+        j["ks_ext_naf_naf"], j["ks_ext_naf_mt"],
+        "the NAF got the card's key over Zn"
+    );
+    assert_eq!(j["ks_ext_naf_naf_first"], j["ks_ext_naf_mt_first"]);
+    assert_ne!(
+        j["ks_ext_naf_mt"], j["ks_ext_naf_mt_first"],
+        "a new key after the key update"
+    );
+    assert_ne!(j["b_tid"], j["b_tid_first"]);
+    assert_eq!(j["key_update_rebootstrapped"], true);
+    assert_eq!(j["keys_equal"], true);
+    assert!(j["b_tid"]
+        .as_str()
+        .unwrap()
+        .ends_with("@bsf.mnc001.mcc001.pub.3gppnetwork.org"));
+    assert!(
+        j["bsf_ub"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "servers listen on loopback"
+    );
+    assert!(j["naf"].as_str().unwrap().starts_with("http://127.0.0.1:"));
 }
 
 #[test]

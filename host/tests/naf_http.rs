@@ -17,7 +17,8 @@ fn http(dir: &support::TempDir, url: &str, bsf: &str) -> serde_json::Value {
         .args(["http", "GET", url, "--bsf", bsf, "--json"])
         .output()
         .unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("gbau http: {}", String::from_utf8_lossy(&out.stderr)));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("gbau http: {}", String::from_utf8_lossy(&out.stderr)));
     j
 }
 
@@ -31,7 +32,10 @@ fn fetch_with_gba_and_key_update() {
 
     let first = http(&dir, &url, &bsf_url);
     assert_eq!(first["status"], 200, "{first}");
-    assert!(first["body"].as_str().unwrap().starts_with("hello from the gbau NAF"));
+    assert!(first["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("hello from the gbau NAF"));
     assert_eq!(first["bootstraps"], 1);
     assert_eq!(first["realm"], "3GPP-bootstrapping-uicc@naf.example.org");
     let b_tid = first["b_tid"].as_str().unwrap().to_owned();
@@ -48,11 +52,19 @@ fn fetch_with_gba_and_key_update() {
     std::fs::remove_dir_all(dir.path("data")).unwrap();
     let bsf = start_bsf(&dir);
     let naf = start_naf(&dir, &bsf, "naf.example.org");
-    let third = http(&dir, &format!("{}resource", naf.url), &format!("{}/", bsf.ub));
+    let third = http(
+        &dir,
+        &format!("{}resource", naf.url),
+        &format!("{}/", bsf.ub),
+    );
     assert_eq!(third["status"], 200, "{third}");
     assert_eq!(third["key_update"], true);
     assert_eq!(third["bootstraps"], 1);
-    assert_ne!(third["b_tid"], b_tid.as_str(), "a new B-TID after the key update");
+    assert_ne!(
+        third["b_tid"],
+        b_tid.as_str(),
+        "a new B-TID after the key update"
+    );
 }
 
 #[test]
@@ -65,12 +77,20 @@ fn a_naf_without_the_key_is_refused_cleanly() {
     let j = http(&dir, &format!("{}x", naf.url), &format!("{}/", bsf.ub));
     assert_eq!(j["status"], 200);
     assert_eq!(j["naf_fqdn"], "other.example.org");
-    let r = reqwest::blocking::Client::new().get(&naf.url).header("Authorization", "Digest username=\"x\"").send().unwrap();
+    let r = reqwest::blocking::Client::new()
+        .get(&naf.url)
+        .header("Authorization", "Digest username=\"x\"")
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let r = reqwest::blocking::Client::new()
         .get(&naf.url)
         .header("Authorization", "Digest username=\"x@y\", realm=\"3GPP-bootstrapping@other.example.org\", nonce=\"unknown\", uri=\"/\", response=\"0\"")
         .send()
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401, "an unknown nonce gets a fresh challenge");
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "an unknown nonce gets a fresh challenge"
+    );
 }

@@ -90,7 +90,6 @@ pub fn setup() -> TempDir {
     dir
 }
 
-
 /// A NAF process for `fqdn` using the BSF's Zn with the NAF's certificate.
 pub struct Naf {
     pub child: Child,
@@ -106,7 +105,17 @@ impl Drop for Naf {
 
 pub fn start_naf(dir: &TempDir, bsf: &Bsf, fqdn: &str) -> Naf {
     let mut child = gbau()
-        .args(["naf", "serve", "--listen", "127.0.0.1:0", "--fqdn", fqdn, "--zn", &bsf.zn, "--zn-ca"])
+        .args([
+            "naf",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--fqdn",
+            fqdn,
+            "--zn",
+            &bsf.zn,
+            "--zn-ca",
+        ])
         .arg(dir.path("pki/ca.pem"))
         .arg("--zn-cert")
         .arg(dir.path(&format!("pki/{fqdn}.pem")))
@@ -117,8 +126,14 @@ pub fn start_naf(dir: &TempDir, bsf: &Bsf, fqdn: &str) -> Naf {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     assert!(url.starts_with("http://"), "unexpected first line {line:?}");
     Naf { child, url }
 }
