@@ -197,3 +197,235 @@ pub fn card(
         pcsc_over_in_process: ratio,
     })
 }
+
+/// What `gbau bench bsf` prints.
+#[derive(Debug, Serialize)]
+pub struct BsfBench {
+    pub ues: usize,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub bootstraps: usize,
+    pub bootstraps_per_s: f64,
+    pub bootstrap_latency: Latency,
+    pub zn_lookups: usize,
+    pub zn_lookups_per_s: f64,
+    pub zn_latency: Latency,
+    pub store: &'static str,
+}
+
+/// Many simulated UEs (soft USIMs in this process) bootstrapping against a BSF on loopback
+/// over real HTTP, then NAF lookups over Zn (HTTPS with a client certificate).
+pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
+    use crate::bsf::core::Bsf;
+    use crate::bsf::server::{Bound, Config, ZnConfig};
+    use crate::bsf::subscribers::{GbaType, Subscriber};
+    use crate::session::LockedUsim;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let unexpected = |e: &dyn std::fmt::Display| BenchError::Unexpected(e.to_string());
+    let dir = std::env::temp_dir().join(format!(
+        "gbau-bench-bsf-{}-{}",
+        std::process::id(),
+        crate::http::unix_now()
+    ));
+    let base = Profile::from_yaml(crate::demo::EMBEDDED_PROFILE).map_err(|e| unexpected(&e))?;
+    let fqdn = base.imsi.bsf_fqdn(base.mnc_length);
+    crate::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
+        .map_err(|e| unexpected(&e))?;
+    let pki = |f: &str| dir.join("pki").join(f);
+    let mut profiles = Vec::new();
+    let mut subs = Vec::new();
+    for i in 0..ues.max(1) {
+        let imsi = format!("00101{:010}", i + 1);
+        let text = crate::demo::EMBEDDED_PROFILE
+            .replace("imsi: \"001010000000001\"", &format!("imsi: \"{imsi}\""));
+        let p = Profile::from_yaml(&text).map_err(|e| unexpected(&e))?;
+        subs.push(Subscriber {
+            impi: p.imsi.impi(p.mnc_length),
+            k: p.k.clone(),
+            opc: p.opc.clone(),
+            milenage: p.milenage.clone(),
+            amf: [0x80, 0],
+            sqn_start: 0x20,
+            uicc: GbaType::GbaU,
+            key_lifetime_secs: 3600,
+            uss: None,
+        });
+        profiles.push(p);
+    }
+    let store =
+        crate::bsf::sqlite::SqliteStore::open(&dir.join("bsf")).map_err(|e| unexpected(&e))?;
+    let bsf = Arc::new(Bsf::new(&fqdn, subs, store));
+    let nafs = vec![(
+        crate::http::cert_file_sha256(&pki("naf.example.org.pem")).map_err(|e| unexpected(&e))?,
+        vec!["naf.example.org".to_owned()],
+    )];
+    let cfg = Config {
+        fqdn: fqdn.clone(),
+        ub_listen: "127.0.0.1:0".into(),
+        zn: Some(ZnConfig {
+            listen: "127.0.0.1:0".into(),
+            cert: pki(&format!("{fqdn}.pem")),
+            key: pki(&format!("{fqdn}.key")),
+            client_ca: pki("ca.pem"),
+            nafs,
+        }),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = std::sync::mpsc::channel::<Bound>();
+    let task = bsf.clone();
+    rt.spawn(async move {
+        let _ = crate::bsf::server::run(task, cfg, move |b| {
+            let _ = tx.send(b);
+        })
+        .await;
+    });
+    let bound = rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| BenchError::Unexpected("the BSF did not start".into()))?;
+    let ub_url = format!("http://{}/", bound.ub);
+    let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
+
+    // Bootstraps.
+    let per_worker: Vec<Vec<Profile>> = (0..concurrency.max(1))
+        .map(|w| {
+            profiles
+                .iter()
+                .skip(w)
+                .step_by(concurrency.max(1))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for (w, mine) in per_worker.into_iter().enumerate() {
+        let (stop, ub_url, fqdn) = (stop.clone(), ub_url.clone(), fqdn.clone());
+        handles.push(std::thread::spawn(
+            move || -> Result<(Vec<Duration>, Vec<String>), String> {
+                let mut cards: Vec<(SoftCard, String)> = Vec::new();
+                for p in mine {
+                    let impi = p.imsi.impi(p.mnc_length).to_string();
+                    let mut c = SoftCard::in_memory(p).map_err(|e| e.to_string())?;
+                    for a in ["00A4040C07A0000000871002", "002000010831323334FFFFFFFF"] {
+                        c.transmit(&hex::decode(a).unwrap_or_default())
+                            .map_err(|e| e.to_string())?;
+                    }
+                    cards.push((c, impi));
+                }
+                let mut exchange =
+                    crate::ub::http_exchange(&ub_url, true).map_err(|e| e.to_string())?;
+                let (mut lat, mut btids) = (Vec::new(), Vec::new());
+                let mut i = 0usize;
+                while !stop.load(Ordering::Relaxed) && !cards.is_empty() {
+                    let n = cards.len();
+                    let (card, impi) = &mut cards[i % n];
+                    i += 1;
+                    let t0 = Instant::now();
+                    let r = {
+                        let mut u: LockedUsim<'_> =
+                            crate::usim::Usim::new(card as &mut dyn Transport);
+                        crate::ub::bootstrap(
+                            &mut u,
+                            impi,
+                            &fqdn,
+                            crate::ub::ResEncoding::Raw,
+                            &format!("{w:04x}{i:08x}"),
+                            &mut exchange,
+                        )
+                    };
+                    let b = r.map_err(|e| e.to_string())?;
+                    lat.push(t0.elapsed());
+                    if btids.len() < 64 {
+                        btids.push(b.b_tid);
+                    }
+                }
+                Ok((lat, btids))
+            },
+        ));
+    }
+    std::thread::sleep(Duration::from_secs_f64(seconds.max(0.5)));
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    let mut btids = Vec::new();
+    for h in handles {
+        let (l, b) = h
+            .join()
+            .map_err(|_| BenchError::Unexpected("a UE worker panicked".into()))?
+            .map_err(BenchError::Unexpected)?;
+        lat.extend(l);
+        btids.extend(b);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let bootstraps = lat.len();
+
+    // Zn lookups.
+    let zn = crate::zn::ZnClient::new(
+        &zn_url,
+        &pki("ca.pem"),
+        &pki("naf.example.org.pem"),
+        &pki("naf.example.org.key"),
+    )
+    .map_err(|e| unexpected(&e))?;
+    let naf_id = hex::encode(
+        gbau_core::identity::NafId::new(
+            "naf.example.org",
+            gbau_core::identity::UaProtocolId::HTTP_DIGEST,
+        )
+        .map_err(|e| unexpected(&e))?
+        .to_bytes(),
+    );
+    let zstop = Arc::new(AtomicBool::new(false));
+    let zstart = Instant::now();
+    let mut zh = Vec::new();
+    for w in 0..concurrency.max(1) {
+        let (zn, naf_id, btids, zstop) = (zn.clone(), naf_id.clone(), btids.clone(), zstop.clone());
+        zh.push(std::thread::spawn(
+            move || -> Result<Vec<Duration>, String> {
+                let mut lat = Vec::new();
+                let mut i = w;
+                while !zstop.load(Ordering::Relaxed) && !btids.is_empty() {
+                    let t0 = Instant::now();
+                    zn.fetch(&crate::bsf::core::ZnRequest {
+                        b_tid: btids[i % btids.len()].clone(),
+                        naf_id: naf_id.clone(),
+                        gba_u_aware: true,
+                    })
+                    .map_err(|e| e.to_string())?;
+                    lat.push(t0.elapsed());
+                    i += 1;
+                }
+                Ok(lat)
+            },
+        ));
+    }
+    std::thread::sleep(Duration::from_secs_f64((seconds / 2.0).max(0.5)));
+    zstop.store(true, Ordering::Relaxed);
+    let mut zlat = Vec::new();
+    for h in zh {
+        zlat.extend(
+            h.join()
+                .map_err(|_| BenchError::Unexpected("a Zn worker panicked".into()))?
+                .map_err(BenchError::Unexpected)?,
+        );
+    }
+    let zelapsed = zstart.elapsed().as_secs_f64();
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(BsfBench {
+        ues: ues.max(1),
+        concurrency: concurrency.max(1),
+        seconds: elapsed,
+        bootstraps,
+        bootstraps_per_s: bootstraps as f64 / elapsed,
+        bootstrap_latency: summarize(lat),
+        zn_lookups: zlat.len(),
+        zn_lookups_per_s: zlat.len() as f64 / zelapsed,
+        zn_latency: summarize(zlat),
+        store: "SQLite WAL, synchronous=FULL",
+    })
+}

@@ -373,6 +373,21 @@ enum BsfCommand {
 
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
+    /// BSF: simulated UEs bootstrapping over HTTP on loopback, then Zn lookups over HTTPS
+    Bsf {
+        /// Number of simulated UEs (soft USIMs)
+        #[arg(long, default_value_t = 200)]
+        ues: usize,
+        /// Concurrent clients
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Seconds of bootstrapping (Zn lookups run half as long)
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Soft card: GBA bootstraps per second in-process, SELECT round trip through PC/SC
     Card {
         /// Number of GBA bootstraps to time
@@ -862,6 +877,26 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 .load_profile(true)?
                 .ok_or_else(|| UsageError::new("--profile", "no profile"))?;
             card_cmd::stdio(profile, &state)?;
+        }
+        Command::Bench(BenchCommand::Bsf {
+            ues,
+            concurrency,
+            seconds,
+            json,
+        }) => {
+            let r = bench::bsf(ues, concurrency, seconds)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "BSF benchmark: {} UEs, {} concurrent clients, {:.1} s, store {}",
+                    r.ues, r.concurrency, r.seconds, r.store
+                );
+                let l = &r.bootstrap_latency;
+                println!("  full bootstraps (Ub, 2 HTTP round trips + card): {:>8.0} /s  ({} done)  p50 {:.2} ms  p99 {:.2} ms", r.bootstraps_per_s, r.bootstraps, l.median_us / 1000.0, l.p99_us / 1000.0);
+                let z = &r.zn_latency;
+                println!("  Zn lookups (HTTPS, client certificate):          {:>8.0} /s  ({} done)  p50 {:.2} ms  p99 {:.2} ms", r.zn_lookups_per_s, r.zn_lookups, z.median_us / 1000.0, z.p99_us / 1000.0);
+            }
         }
         Command::Bench(BenchCommand::Card {
             bootstraps,

@@ -289,6 +289,12 @@ pub struct SoftTransport {
     pub card: SoftCard,
 }
 
+impl Transport for SoftCard {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        SoftCard::transmit(self, apdu).map_err(|e| TransportError::SoftCard(e.to_string()))
+    }
+}
+
 impl Transport for SoftTransport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.card

@@ -11,10 +11,17 @@ use super::store::{Session, Store, StoreError};
 use super::subscribers::GbaType;
 use gbau_core::secret::Ks;
 
+/// SQNs reserved per database write: the stored value is a high-water mark, so after a
+/// crash the BSF continues above every SQN it may have handed out (skipping at most this
+/// many vectors' worth, far inside any Δ), and most challenges need no disk write.
+pub const SQN_BLOCK: u64 = 64;
+
 /// SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Per IMPI: (next SQN to hand out, first SQN not covered by the stored mark).
+    reserved: Mutex<std::collections::HashMap<String, (u64, u64)>>,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -47,6 +54,7 @@ impl SqliteStore {
             .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
         Ok(Self {
             conn: Mutex::new(conn),
+            reserved: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -66,6 +74,55 @@ fn gba_type_name(t: GbaType) -> &'static str {
 
 impl Store for SqliteStore {
     fn take_sqn(&self, impi: &str, start: u64, step: u64) -> Result<u64, StoreError> {
+        let mut reserved = self
+            .reserved
+            .lock()
+            .map_err(|_| StoreError("lock poisoned".into()))?;
+        if let Some((next, limit)) = reserved.get_mut(impi) {
+            if *next < *limit {
+                let v = *next;
+                *next += step;
+                return Ok(v);
+            }
+        }
+        let v = self.take_sqn_block(impi, start, step * SQN_BLOCK)?;
+        reserved.insert(impi.to_owned(), (v + step, v + step * SQN_BLOCK));
+        Ok(v)
+    }
+
+    fn set_next_sqn(&self, impi: &str, next: u64) -> Result<(), StoreError> {
+        if let Ok(mut r) = self.reserved.lock() {
+            r.remove(impi);
+        }
+        self.set_next_sqn_stored(impi, next)
+    }
+
+    fn put_session(&self, s: &Session) -> Result<(), StoreError> {
+        self.put_session_stored(s)
+    }
+
+    fn session(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
+        self.session_stored(b_tid)
+    }
+
+    fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()?
+            .execute("DELETE FROM session WHERE b_tid = ?1", [b_tid])
+            .map_err(err)?
+            > 0)
+    }
+
+    fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
+        self.conn()?
+            .execute("DELETE FROM session WHERE expires <= ?1", [now as i64])
+            .map_err(err)
+    }
+}
+
+impl SqliteStore {
+    /// Advance the stored mark by `span` in one committed transaction; returns the old value.
+    fn take_sqn_block(&self, impi: &str, start: u64, span: u64) -> Result<u64, StoreError> {
         let mut c = self.conn()?;
         let tx = c.transaction().map_err(err)?;
         let current: Option<i64> = tx
@@ -73,19 +130,19 @@ impl Store for SqliteStore {
             .optional()
             .map_err(err)?;
         let v = current.map_or(start, |n| n as u64);
-        tx.execute("INSERT INTO sqn (impi, next) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET next = ?2", params![impi, (v + step) as i64]).map_err(err)?;
+        tx.execute("INSERT INTO sqn (impi, next) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET next = ?2", params![impi, (v + span) as i64]).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(v)
     }
 
-    fn set_next_sqn(&self, impi: &str, next: u64) -> Result<(), StoreError> {
+    fn set_next_sqn_stored(&self, impi: &str, next: u64) -> Result<(), StoreError> {
         self.conn()?
             .execute("INSERT INTO sqn (impi, next) VALUES (?1, ?2) ON CONFLICT(impi) DO UPDATE SET next = ?2", params![impi, next as i64])
             .map_err(err)?;
         Ok(())
     }
 
-    fn put_session(&self, s: &Session) -> Result<(), StoreError> {
+    fn put_session_stored(&self, s: &Session) -> Result<(), StoreError> {
         self.conn()?
             .execute(
                 "INSERT OR REPLACE INTO session (b_tid, impi, rand, ks, gba_type, created, expires, uss) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -95,7 +152,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn session(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
+    fn session_stored(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
         let c = self.conn()?;
         let row = c
             .query_row("SELECT impi, rand, ks, gba_type, created, expires, uss FROM session WHERE b_tid = ?1", [b_tid], |r| {
@@ -127,20 +184,6 @@ impl Store for SqliteStore {
             uss,
         }))
     }
-
-    fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()?
-            .execute("DELETE FROM session WHERE b_tid = ?1", [b_tid])
-            .map_err(err)?
-            > 0)
-    }
-
-    fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
-        self.conn()?
-            .execute("DELETE FROM session WHERE expires <= ?1", [now as i64])
-            .map_err(err)
-    }
 }
 
 #[cfg(test)]
@@ -171,8 +214,8 @@ mod tests {
         let s = SqliteStore::open(&dir).unwrap();
         assert_eq!(
             s.take_sqn("a", 32, 32).unwrap(),
-            96,
-            "no SQN is handed out twice across restarts"
+            32 + 32 * SQN_BLOCK,
+            "a restart continues above the reserved block: no SQN twice"
         );
         let got = s.session("b@x").unwrap().unwrap();
         assert_eq!(got.ks, Ks::new([2; 32]));
