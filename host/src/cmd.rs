@@ -360,28 +360,17 @@ pub fn gba_bootstrap_bsf(
     let pin = s.pin.clone();
     s.with_card(|u| {
         ready(u, pin.as_deref())?;
-        let imsi = u.imsi()?;
-        let mnc = u.mnc_length()?;
-        let impi = imsi.impi(mnc);
-        let realm = imsi.bsf_fqdn(mnc);
-        let url = bsf_url.map_or_else(|| format!("http://{realm}/"), str::to_owned);
-        let mut cnonce = [0u8; 8];
-        crate::http::os_random(&mut cnonce);
-        let mut exchange =
-            crate::ub::http_exchange(&url, true).map_err(|e| CmdError::Mismatch(e.to_string()))?;
-        crate::ub::bootstrap(
-            u,
-            impi.as_str(),
-            &realm,
-            enc,
-            &to_hex(&cnonce),
-            &mut exchange,
-        )
-        .map_err(|e| match e {
-            crate::ub::UbError::Card(c) => CmdError::Usim(c),
-            other => CmdError::Ub(other.to_string()),
-        })
+        Ok(crate::ub::bootstrap_over_http(u, bsf_url, enc)?.1)
     })
+}
+
+impl From<crate::ub::UbError> for CmdError {
+    fn from(e: crate::ub::UbError) -> Self {
+        match e {
+            crate::ub::UbError::Card(c) => Self::Usim(c),
+            other => Self::Ub(other.to_string()),
+        }
+    }
 }
 
 /// `gbau gba naf-key`.

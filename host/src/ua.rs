@@ -78,26 +78,7 @@ fn bootstrap(
     enc: ResEncoding,
     steps: &mut Vec<String>,
 ) -> Result<String, CmdError> {
-    let imsi = u.imsi()?;
-    let mnc = u.mnc_length()?;
-    let realm = imsi.bsf_fqdn(mnc);
-    let url = bsf.map_or_else(|| format!("http://{realm}/"), str::to_owned);
-    let mut cnonce = [0u8; 8];
-    crate::http::os_random(&mut cnonce);
-    let mut exchange =
-        crate::ub::http_exchange(&url, true).map_err(|e| CmdError::Ub(e.to_string()))?;
-    let b = crate::ub::bootstrap(
-        u,
-        imsi.impi(mnc).as_str(),
-        &realm,
-        enc,
-        &to_hex(&cnonce),
-        &mut exchange,
-    )
-    .map_err(|e| match e {
-        crate::ub::UbError::Card(c) => CmdError::Usim(c),
-        other => CmdError::Ub(other.to_string()),
-    })?;
+    let (url, b) = crate::ub::bootstrap_over_http(u, bsf, enc)?;
     steps.push(format!(
         "bootstrapped with {url}: B-TID {}, lifetime {}",
         b.b_tid, b.lifetime

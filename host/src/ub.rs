@@ -325,28 +325,10 @@ fn verify_rspauth(
     let p = digest::parse(&format!("Digest {info}")).map_err(|_| UbError::Rspauth)?;
     let got = p.get("rspauth").ok_or(UbError::Rspauth)?;
     let hex_res = to_hex(res.as_bytes());
-    let password: &[u8] = match enc {
-        ResEncoding::Raw => res.as_bytes(),
-        ResEncoding::Hex => hex_res.as_bytes(),
-    };
-    let want = Response {
+    let base = Response {
         username: impi,
         realm: &ch.realm,
-        password,
-        method: "GET",
-        uri,
-        nonce: &ch.nonce,
-        nc: "00000001",
-        cnonce,
-        qop: &ch.qop,
-        body: b"",
-    }
-    .rspauth(&ok.body);
-    // The BSF may have verified either password form: accept rspauth under the raw one too.
-    let raw = Response {
         password: res.as_bytes(),
-        username: impi,
-        realm: &ch.realm,
         method: "GET",
         uri,
         nonce: &ch.nonce,
@@ -354,8 +336,17 @@ fn verify_rspauth(
         cnonce,
         qop: &ch.qop,
         body: b"",
-    }
-    .rspauth(&ok.body);
+    };
+    let raw = base.rspauth(&ok.body);
+    // The BSF may have verified either password form: accept rspauth under the raw one too.
+    let want = match enc {
+        ResEncoding::Raw => raw.clone(),
+        ResEncoding::Hex => Response {
+            password: hex_res.as_bytes(),
+            ..base
+        }
+        .rspauth(&ok.body),
+    };
     if gbau_core::ct_eq(want.as_bytes(), got.as_bytes())
         || gbau_core::ct_eq(raw.as_bytes(), got.as_bytes())
     {
@@ -401,4 +392,29 @@ pub fn http_exchange(
             body,
         })
     })
+}
+
+/// Bootstrap over HTTP with the BSF at `bsf_url` (default: the one derived from the card's
+/// IMSI), the card's IMPI and a fresh cnonce. Returns the BSF URL used too.
+pub fn bootstrap_over_http(
+    usim: &mut LockedUsim<'_>,
+    bsf_url: Option<&str>,
+    enc: ResEncoding,
+) -> Result<(String, Bootstrapped), UbError> {
+    let imsi = usim.imsi()?;
+    let mnc = usim.mnc_length()?;
+    let realm = imsi.bsf_fqdn(mnc);
+    let url = bsf_url.map_or_else(|| format!("http://{realm}/"), str::to_owned);
+    let mut cnonce = [0u8; 8];
+    crate::http::os_random(&mut cnonce);
+    let mut exchange = http_exchange(&url, true)?;
+    let b = bootstrap(
+        usim,
+        imsi.impi(mnc).as_str(),
+        &realm,
+        enc,
+        &to_hex(&cnonce),
+        &mut exchange,
+    )?;
+    Ok((url, b))
 }

@@ -274,6 +274,73 @@ fn sharing_violation_and_removed_card() -> Result<(), Failed> {
     }
 }
 
+/// The network side with the card in the virtual reader: `gbau http GET` bootstraps over Ub
+/// and gets the resource; a wrong PIN is refused; a BSF killed with -9 keeps the session;
+/// a BSF that lost its sessions leads to a key update (with a resynchronisation from AUTS,
+/// since its SQN counter starts again below the card's).
+fn network_through_the_reader() -> Result<(), Failed> {
+    let _card = ServedCard::start()?;
+    let dir = support::net::setup();
+    let mut bsf = support::net::start_bsf(&dir);
+    let mut naf = support::net::start_naf(&dir, &bsf, "naf.example.org");
+    let http = |pin: &str, naf: &support::net::Naf, bsf: &support::net::Bsf| {
+        support::gbau()
+            .env("HOME", &dir.0)
+            .args([
+                "--reader",
+                VIRTUAL_READER,
+                "--pin",
+                pin,
+                "http",
+                "GET",
+                &format!("{}resource", naf.url),
+                "--bsf",
+                &format!("{}/", bsf.ub),
+                "--json",
+            ])
+            .output()
+            .map_err(|e| Failed::from(e.to_string()))
+    };
+    let first = ok_json(http("1234", &naf, &bsf)?)?;
+    if first["status"] != 200 || first["bootstraps"] != 1 {
+        return Err(format!("first fetch: {first}").into());
+    }
+    let b_tid = first["b_tid"].as_str().unwrap_or_default().to_owned();
+    let wrong = http("0000", &naf, &bsf)?;
+    if wrong.status.code() != Some(1)
+        || !String::from_utf8_lossy(&wrong.stderr).contains("wrong PIN1")
+    {
+        return Err(format!("wrong PIN: {}", String::from_utf8_lossy(&wrong.stderr)).into());
+    }
+    // The right PIN again resets the counter (two tries were left).
+    ok_json(gbau_reader(&["info", "--json"])?)?;
+    // kill -9 of the BSF: the session survives.
+    drop(naf);
+    drop(bsf);
+    bsf = support::net::start_bsf(&dir);
+    naf = support::net::start_naf(&dir, &bsf, "naf.example.org");
+    let again = ok_json(http("1234", &naf, &bsf)?)?;
+    if again["status"] != 200 || again["bootstraps"] != 0 || again["b_tid"] != b_tid.as_str() {
+        return Err(format!("after a BSF kill -9 the session should still work: {again}").into());
+    }
+    // Sessions lost: key update, new B-TID.
+    drop(naf);
+    drop(bsf);
+    std::fs::remove_dir_all(dir.path("data")).map_err(|e| e.to_string())?;
+    bsf = support::net::start_bsf(&dir);
+    naf = support::net::start_naf(&dir, &bsf, "naf.example.org");
+    let updated = ok_json(http("1234", &naf, &bsf)?)?;
+    if updated["status"] != 200
+        || updated["key_update"] != true
+        || updated["b_tid"] == b_tid.as_str()
+    {
+        return Err(format!("key update through the reader: {updated}").into());
+    }
+    drop(naf);
+    drop(bsf);
+    Ok(())
+}
+
 fn repl_through_the_reader() -> Result<(), Failed> {
     let card = ServedCard::start()?;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbau"));
@@ -349,6 +416,10 @@ fn main() -> ExitCode {
     trials.push(Trial::test(
         "repl_through_the_reader",
         repl_through_the_reader,
+    ));
+    trials.push(Trial::test(
+        "network_through_the_reader",
+        network_through_the_reader,
     ));
     trials.push(Trial::test(
         "sharing_violation_and_removed_card",
