@@ -22,6 +22,8 @@ pub struct UaReport {
     pub realm: Option<String>,
     pub b_tid: Option<String>,
     pub bootstraps: u32,
+    /// Resynchronisations from AUTS during those bootstraps.
+    pub resynchronisations: u32,
     pub key_update: bool,
     pub steps: Vec<String>,
 }
@@ -77,13 +79,21 @@ fn bootstrap(
     bsf: Option<&str>,
     enc: ResEncoding,
     steps: &mut Vec<String>,
-) -> Result<String, CmdError> {
+) -> Result<crate::ub::Bootstrapped, CmdError> {
     let (url, b) = crate::ub::bootstrap_over_http(u, bsf, enc)?;
+    let resync = if b.resynchronisations > 0 {
+        format!(
+            " after {} resynchronisation(s) from AUTS",
+            b.resynchronisations
+        )
+    } else {
+        String::new()
+    };
     steps.push(format!(
-        "bootstrapped with {url}: B-TID {}, lifetime {}",
+        "bootstrapped with {url}{resync}: B-TID {}, lifetime {}",
         b.b_tid, b.lifetime
     ));
-    Ok(b.b_tid)
+    Ok(b)
 }
 
 fn valid_b_tid(u: &mut LockedUsim<'_>, now: u64) -> Result<Option<String>, CmdError> {
@@ -120,6 +130,7 @@ pub fn http_get(
             realm: None,
             b_tid: None,
             bootstraps: 0,
+            resynchronisations: 0,
             key_update: false,
             steps: Vec::new(),
         };
@@ -150,7 +161,9 @@ pub fn http_get(
                         );
                     }
                     report.bootstraps += 1;
-                    bootstrap(u, bsf, enc, &mut steps)?
+                    let b = bootstrap(u, bsf, enc, &mut steps)?;
+                    report.resynchronisations += b.resynchronisations;
+                    b.b_tid
                 }
             };
 

@@ -173,3 +173,50 @@ fn bad_input_gets_clear_4xx_and_others_are_served() {
     assert!(b["b_tid"].as_str().unwrap().contains('@'));
     drop(slow);
 }
+
+/// kill -9 of the BSF while UEs bootstrap: every B-TID a UE received is still known after
+/// the restart (sessions are committed before the 200 leaves).
+#[test]
+fn no_session_lost_to_a_kill_during_load() {
+    use gbau_card::{Profile, SoftCard};
+    use gbau_host::transport::Transport;
+    use std::sync::{Arc, Mutex};
+
+    let dir = setup();
+    let mut bsf = start_bsf(&dir);
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let (answered, ub) = (answered.clone(), format!("{}/", bsf.ub));
+        workers.push(std::thread::spawn(move || {
+            let p = Profile::load(&support::profile()).unwrap();
+            let mut card = SoftCard::in_memory(p).unwrap();
+            for a in ["00A4040C07A0000000871002", "002000010831323334FFFFFFFF"] {
+                card.transmit(&hex::decode(a).unwrap()).unwrap();
+            }
+            let mut exchange = gbau_host::ub::http_exchange(&ub, true).unwrap();
+            for i in 0.. {
+                let mut u = gbau_host::usim::Usim::new(&mut card as &mut dyn Transport);
+                match gbau_host::ub::bootstrap(&mut u, "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "bsf.mnc001.mcc001.pub.3gppnetwork.org", gbau_host::ub::ResEncoding::Raw, &format!("{w}-{i}"), &mut exchange) {
+                    Ok(b) => answered.lock().unwrap().push(b.b_tid),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    bsf.child.kill().unwrap();
+    let _ = bsf.child.wait();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() > 10, "the UEs bootstrapped before the kill: {}", answered.len());
+    let bsf = start_bsf(&dir);
+    let naf = zn_client(&dir.0, &bsf, "pki", "naf.example.org");
+    for b in &answered {
+        let r = naf.fetch(&ZnRequest { b_tid: b.clone(), naf_id: naf_id("naf.example.org"), gba_u_aware: false });
+        assert!(r.is_ok(), "session {b} answered before the kill is lost: {r:?}");
+    }
+    println!("kill -9 under load: {} sessions answered before the kill, all known after the restart", answered.len());
+}
