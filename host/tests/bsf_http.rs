@@ -197,7 +197,14 @@ fn no_session_lost_to_a_kill_during_load() {
             let mut exchange = gbau_host::ub::http_exchange(&ub, true).unwrap();
             for i in 0.. {
                 let mut u = gbau_host::usim::Usim::new(&mut card as &mut dyn Transport);
-                match gbau_host::ub::bootstrap(&mut u, "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "bsf.mnc001.mcc001.pub.3gppnetwork.org", gbau_host::ub::ResEncoding::Raw, &format!("{w}-{i}"), &mut exchange) {
+                match gbau_host::ub::bootstrap(
+                    &mut u,
+                    "001010000000001@ims.mnc001.mcc001.3gppnetwork.org",
+                    "bsf.mnc001.mcc001.pub.3gppnetwork.org",
+                    gbau_host::ub::ResEncoding::Raw,
+                    &format!("{w}-{i}"),
+                    &mut exchange,
+                ) {
                     Ok(b) => answered.lock().unwrap().push(b.b_tid),
                     Err(_) => break,
                 }
@@ -211,12 +218,26 @@ fn no_session_lost_to_a_kill_during_load() {
         w.join().unwrap();
     }
     let answered = answered.lock().unwrap().clone();
-    assert!(answered.len() > 10, "the UEs bootstrapped before the kill: {}", answered.len());
+    assert!(
+        answered.len() > 10,
+        "the UEs bootstrapped before the kill: {}",
+        answered.len()
+    );
     let bsf = start_bsf(&dir);
     let naf = zn_client(&dir.0, &bsf, "pki", "naf.example.org");
     for b in &answered {
-        let r = naf.fetch(&ZnRequest { b_tid: b.clone(), naf_id: naf_id("naf.example.org"), gba_u_aware: false });
-        assert!(r.is_ok(), "session {b} answered before the kill is lost: {r:?}");
+        let r = naf.fetch(&ZnRequest {
+            b_tid: b.clone(),
+            naf_id: naf_id("naf.example.org"),
+            gba_u_aware: false,
+        });
+        assert!(
+            r.is_ok(),
+            "session {b} answered before the kill is lost: {r:?}"
+        );
     }
-    println!("kill -9 under load: {} sessions answered before the kill, all known after the restart", answered.len());
+    println!(
+        "kill -9 under load: {} sessions answered before the kill, all known after the restart",
+        answered.len()
+    );
 }

@@ -16,10 +16,19 @@ use gbau_core::secret::Ks;
 /// many vectors' worth, far inside any Δ), and most challenges need no disk write.
 pub const SQN_BLOCK: u64 = 64;
 
+/// Largest number of sessions committed in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+type Job = (Session, std::sync::mpsc::SyncSender<Result<(), StoreError>>);
+
 /// SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: std::sync::Arc<Mutex<Connection>>,
+    /// Group commit: sessions go to a writer thread that commits everything waiting in one
+    /// transaction (one fsync) and then answers each caller. Every caller still returns only
+    /// after its session is durable.
+    writer: Mutex<std::sync::mpsc::Sender<Job>>,
     /// Per IMPI: (next SQN to hand out, first SQN not covered by the stored mark).
     reserved: Mutex<std::collections::HashMap<String, (u64, u64)>>,
 }
@@ -52,8 +61,11 @@ impl SqliteStore {
             .map_err(err)?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let conn = std::sync::Arc::new(Mutex::new(conn));
+        let writer = Mutex::new(spawn_writer(conn.clone()));
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn,
+            writer,
             reserved: Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -63,6 +75,42 @@ impl SqliteStore {
             .lock()
             .map_err(|_| StoreError("lock poisoned".into()))
     }
+}
+
+fn insert_session(c: &Connection, s: &Session) -> rusqlite::Result<usize> {
+    c.execute(
+        "INSERT OR REPLACE INTO session (b_tid, impi, rand, ks, gba_type, created, expires, uss) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![s.b_tid, s.impi, &s.rand[..], &s.ks.expose()[..], gba_type_name(s.gba_type), s.created as i64, s.expires as i64, s.uss],
+    )
+}
+
+fn spawn_writer(conn: std::sync::Arc<Mutex<Connection>>) -> std::sync::mpsc::Sender<Job> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    std::thread::spawn(move || {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let result = (|| -> Result<(), StoreError> {
+                let mut c = conn
+                    .lock()
+                    .map_err(|_| StoreError("lock poisoned".into()))?;
+                let tx = c.transaction().map_err(err)?;
+                for (s, _) in &batch {
+                    insert_session(&tx, s).map_err(err)?;
+                }
+                tx.commit().map_err(err)
+            })();
+            for (_, reply) in batch {
+                let _ = reply.send(result.clone());
+            }
+        }
+    });
+    tx
 }
 
 fn gba_type_name(t: GbaType) -> &'static str {
@@ -143,13 +191,14 @@ impl SqliteStore {
     }
 
     fn put_session_stored(&self, s: &Session) -> Result<(), StoreError> {
-        self.conn()?
-            .execute(
-                "INSERT OR REPLACE INTO session (b_tid, impi, rand, ks, gba_type, created, expires, uss) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![s.b_tid, s.impi, &s.rand[..], &s.ks.expose()[..], gba_type_name(s.gba_type), s.created as i64, s.expires as i64, s.uss],
-            )
-            .map_err(err)?;
-        Ok(())
+        let (reply, done) = std::sync::mpsc::sync_channel(1);
+        self.writer
+            .lock()
+            .map_err(|_| StoreError("lock poisoned".into()))?
+            .send((s.clone(), reply))
+            .map_err(|_| StoreError("the session writer stopped".into()))?;
+        done.recv()
+            .map_err(|_| StoreError("the session writer stopped".into()))?
     }
 
     fn session_stored(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {

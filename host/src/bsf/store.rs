@@ -25,7 +25,7 @@ pub struct Session {
 }
 
 /// A store failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("BSF store: {0}")]
 pub struct StoreError(pub String);
 
