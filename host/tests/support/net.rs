@@ -72,16 +72,16 @@ pub fn setup() -> TempDir {
         .args(["pki", "create", "--dir"])
         .arg(dir.path("pki"))
         .args(["bsf.example.org", "naf.example.org", "other.example.org"])
-        .status()
+        .output()
         .unwrap();
-    assert!(ok.success());
+    assert!(ok.status.success());
     let ok = gbau()
         .args(["pki", "create", "--dir"])
         .arg(dir.path("rogue"))
         .args(["naf.example.org"])
-        .status()
+        .output()
         .unwrap();
-    assert!(ok.success());
+    assert!(ok.status.success());
     std::fs::write(
         dir.path("nafs.yaml"),
         "nafs:\n  - cert: pki/naf.example.org.pem\n    fqdns: [naf.example.org]\n  - cert: pki/other.example.org.pem\n    fqdns: [other.example.org]\n",
