@@ -373,6 +373,46 @@ impl From<crate::ub::UbError> for CmdError {
     }
 }
 
+/// `gbau gba local-key`: the MT's Ks_local_MT for (NAF Key Center, Device_ID).
+#[derive(Debug, Serialize)]
+pub struct LocalKeyReport {
+    pub b_tid: String,
+    pub naf_id: String,
+    pub device_id: String,
+    pub ks_local_mt: String,
+}
+
+/// Derive Ks_ext_NAF for the Key Center's NAF_Id on the card, then Ks_local_MT (seed 001
+/// §5.5.2 step 9).
+pub fn gba_local_key(
+    s: &mut Session,
+    key_center: &str,
+    device_id: &str,
+) -> Result<LocalKeyReport, CmdError> {
+    let naf_id =
+        crate::key_center::naf_id(key_center).map_err(|e| UsageError::new("--key-center", e))?;
+    if device_id.is_empty() || device_id.len() > 255 {
+        return Err(UsageError::new("--device-id", "1 to 255 octets").into());
+    }
+    let pin = s.pin.clone();
+    s.with_card(|u| {
+        ready(u, pin.as_deref())?;
+        let b_tid = u.gbabp()?.b_tid;
+        let b_tid = gbau_core::identity::BTid::new(&b_tid)
+            .map_err(|_| CmdError::Mismatch("no B-TID in EF_GBABP: bootstrap first".into()))?;
+        let impi = impi_of(u, None)?;
+        let ext = u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+        let local = gbau_core::kdf::ks_local_mt(&ext, &b_tid, &naf_id, device_id)
+            .map_err(|e| CmdError::Mismatch(e.to_string()))?;
+        Ok(LocalKeyReport {
+            b_tid: b_tid.to_string(),
+            naf_id: to_hex(&naf_id.to_bytes()),
+            device_id: device_id.to_owned(),
+            ks_local_mt: to_hex(local.expose()),
+        })
+    })
+}
+
 /// `gbau gba naf-key`.
 #[derive(Debug, Serialize)]
 pub struct NafKeyReport {

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod demo;
 pub mod http;
 pub mod input;
+pub mod key_center;
 pub mod naf;
 pub mod pki;
 pub mod session;

@@ -106,6 +106,9 @@ enum Command {
     /// A generic HTTP NAF protected with Ua HTTP Digest, keys from the BSF over Zn
     #[command(subcommand)]
     Naf(NafCommand),
+    /// The NAF Key Center: Ks_local_MT for external devices over mutually authenticated HTTPS
+    #[command(subcommand)]
+    KeyCenter(KeyCenterCommand),
     /// Fetch a NAF resource with GBA (bootstraps when needed, retries once on key update)
     Http {
         /// Only GET is supported
@@ -168,6 +171,18 @@ enum GbaCommand {
         /// IMPI (default: derived from the card's IMSI)
         #[arg(long, value_name = "TEXT")]
         impi: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ks_local_MT for an external device through a NAF Key Center (seed 001 §5.5.2 step 9)
+    LocalKey {
+        /// The NAF Key Center's FQDN (from EF_NAFKCA)
+        #[arg(long, value_name = "FQDN")]
+        key_center: String,
+        /// The external device's identifier
+        #[arg(long, value_name = "TEXT")]
+        device_id: String,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -286,6 +301,46 @@ enum CardCommand {
         /// State file
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCenterCommand {
+    /// Serve POST /local-key over HTTPS with device certificates; prints the bound address
+    Serve {
+        /// Listen address (port 0 picks one)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
+        listen: String,
+        /// The Key Center's FQDN (its NAF_Id)
+        #[arg(long, value_name = "FQDN", default_value = "keycenter.example.org")]
+        fqdn: String,
+        /// Server certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        tls_cert: PathBuf,
+        /// Server key (PEM)
+        #[arg(long, value_name = "FILE")]
+        tls_key: PathBuf,
+        /// CA that issues device certificates (PEM)
+        #[arg(long, value_name = "FILE")]
+        device_ca: PathBuf,
+        /// Authorised devices (YAML: devices: [{cert: FILE, device_id: TEXT}])
+        #[arg(long, value_name = "FILE")]
+        devices: PathBuf,
+        /// Longest key lifetime granted, seconds (never beyond the bootstrapped key's)
+        #[arg(long, default_value_t = 86_400)]
+        max_lifetime: u64,
+        /// The BSF's Zn URL
+        #[arg(long, value_name = "URL")]
+        zn: String,
+        /// CA of the BSF's certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        zn_ca: PathBuf,
+        /// The Key Center's Zn client certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        zn_cert: PathBuf,
+        /// The Key Center's Zn client key (PEM)
+        #[arg(long, value_name = "FILE")]
+        zn_key: PathBuf,
     },
 }
 
@@ -762,6 +817,59 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let ok = report.keys_equal && report.key_update_rebootstrapped;
             if !ok {
                 return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+        Command::KeyCenter(KeyCenterCommand::Serve {
+            listen,
+            fqdn,
+            tls_cert,
+            tls_key,
+            device_ca,
+            devices,
+            max_lifetime,
+            zn,
+            zn_ca,
+            zn_cert,
+            zn_key,
+        }) => {
+            let client = gbau_host::zn::ZnClient::new(&zn, &zn_ca, &zn_cert, &zn_key)
+                .map_err(|e| UsageError::new("--zn-cert", e.to_string()))?;
+            let devices = gbau_host::key_center::load_devices(&devices)
+                .map_err(|e| UsageError::new("--devices", e))?;
+            let kc = gbau_host::key_center::KeyCenter::new(
+                &fqdn,
+                Box::new(client),
+                devices,
+                max_lifetime,
+            )
+            .map_err(|e| UsageError::new("--fqdn", e))?;
+            let tls = gbau_host::http::tls_server(&tls_cert, &tls_key, &device_ca)
+                .map_err(|e| UsageError::new("--tls-cert", e.to_string()))?;
+            gbau_host::http::block_on(gbau_host::key_center::serve(
+                std::sync::Arc::new(kc),
+                &listen,
+                tls,
+                |a| {
+                    println!("key-center: https://{a}/local-key ({fqdn})");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                },
+            ))?
+            .map_err(|e| UsageError::new("--listen", e.to_string()))?;
+        }
+        Command::Gba(GbaCommand::LocalKey {
+            key_center,
+            device_id,
+            json,
+        }) => {
+            let mut s = card.open()?;
+            let r = cmd::gba_local_key(&mut s, &key_center, &device_id)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("b_tid        {}", r.b_tid);
+                println!("naf_id       {}", r.naf_id);
+                println!("device_id    {}", r.device_id);
+                println!("ks_local_mt  {}", r.ks_local_mt);
             }
         }
         Command::Naf(NafCommand::Serve {

@@ -71,7 +71,7 @@ pub fn setup() -> TempDir {
     let ok = gbau()
         .args(["pki", "create", "--dir"])
         .arg(dir.path("pki"))
-        .args(["bsf.example.org", "naf.example.org", "other.example.org"])
+        .args(["bsf.example.org", "naf.example.org", "other.example.org", "keycenter.example.org", "device-1", "device-2"])
         .output()
         .unwrap();
     assert!(ok.status.success());
@@ -84,7 +84,7 @@ pub fn setup() -> TempDir {
     assert!(ok.status.success());
     std::fs::write(
         dir.path("nafs.yaml"),
-        "nafs:\n  - cert: pki/naf.example.org.pem\n    fqdns: [naf.example.org]\n  - cert: pki/other.example.org.pem\n    fqdns: [other.example.org]\n",
+        "nafs:\n  - cert: pki/naf.example.org.pem\n    fqdns: [naf.example.org]\n  - cert: pki/other.example.org.pem\n    fqdns: [other.example.org]\n  - cert: pki/keycenter.example.org.pem\n    fqdns: [keycenter.example.org]\n",
     )
     .unwrap();
     dir
@@ -136,4 +136,52 @@ pub fn start_naf(dir: &TempDir, bsf: &Bsf, fqdn: &str) -> Naf {
         .to_owned();
     assert!(url.starts_with("http://"), "unexpected first line {line:?}");
     Naf { child, url }
+}
+
+/// A NAF Key Center process (device certificates from the test CA; device-1 and device-2
+/// registered for their own names).
+pub struct KeyCenter {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for KeyCenter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
+    std::fs::write(
+        dir.path("devices.yaml"),
+        "devices:\n  - cert: pki/device-1.pem\n    device_id: device-1\n  - cert: pki/device-2.pem\n    device_id: device-2\n",
+    )
+    .unwrap();
+    let p = |f: &str| dir.path(&format!("pki/{f}"));
+    let mut child = gbau()
+        .args(["key-center", "serve", "--listen", "127.0.0.1:0", "--fqdn", "keycenter.example.org", "--zn", &bsf.zn])
+        .arg("--tls-cert")
+        .arg(p("keycenter.example.org.pem"))
+        .arg("--tls-key")
+        .arg(p("keycenter.example.org.key"))
+        .arg("--device-ca")
+        .arg(p("ca.pem"))
+        .arg("--devices")
+        .arg(dir.path("devices.yaml"))
+        .arg("--zn-ca")
+        .arg(p("ca.pem"))
+        .arg("--zn-cert")
+        .arg(p("keycenter.example.org.pem"))
+        .arg("--zn-key")
+        .arg(p("keycenter.example.org.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    assert!(url.starts_with("https://"), "unexpected first line {line:?}");
+    KeyCenter { child, url }
 }
