@@ -301,3 +301,9 @@ pub fn os_random(buf: &mut [u8]) {
         std::process::abort();
     }
 }
+
+/// Hex text to bytes, `None` when it is not hex.
+#[must_use]
+pub fn hex_arg(text: &str) -> Option<Vec<u8>> {
+    gbau_core::hexutil::parse_hex(text).ok()
+}

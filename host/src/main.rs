@@ -109,6 +109,12 @@ enum Command {
     /// The NAF Key Center: Ks_local_MT for external devices over mutually authenticated HTTPS
     #[command(subcommand)]
     KeyCenter(KeyCenterCommand),
+    /// The MT's local-interface service for external devices
+    #[command(subcommand)]
+    Mt(MtCommand),
+    /// The external device: establish Ks_local_MT with an MT
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Fetch a NAF resource with GBA (bootstraps when needed, retries once on key update)
     Http {
         /// Only GET is supported
@@ -301,6 +307,53 @@ enum CardCommand {
         /// State file
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MtCommand {
+    /// Serve devices on unix:PATH or tcp:127.0.0.1:PORT; prints the address on one line
+    Serve {
+        /// Local interface address
+        #[arg(long, value_name = "ADDR")]
+        local: String,
+        /// BSF URL for bootstraps (default: derived from the IMSI)
+        #[arg(long, value_name = "URL")]
+        bsf: Option<String>,
+        /// Directory of the per-device key store
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCommand {
+    /// Stored key if the MT confirms it, else the optimized or full procedure
+    Establish {
+        /// The MT's local interface (unix:PATH or tcp:HOST:PORT)
+        #[arg(long, value_name = "ADDR")]
+        mt: String,
+        /// This device's identifier (its certificate must be registered for it)
+        #[arg(long, value_name = "TEXT")]
+        device_id: String,
+        /// Device certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// Device key (PEM)
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// CA of the Key Center's certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        ca: PathBuf,
+        /// The NAF Key Center's URL, e.g. https://127.0.0.1:8444/local-key
+        #[arg(long, value_name = "URL")]
+        key_center_url: String,
+        /// Where the device keeps Ks_local_MT and its lifetime
+        #[arg(long, value_name = "FILE")]
+        store: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -817,6 +870,50 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let ok = report.keys_equal && report.key_update_rebootstrapped;
             if !ok {
                 return Ok(ExitCode::from(EXIT_FAILURE));
+            }
+        }
+        Command::Mt(MtCommand::Serve { local, bsf, data }) => {
+            std::fs::create_dir_all(&data)?;
+            let session = card.open()?;
+            let mt = gbau_host::mt::Mt::new(session, bsf, data.join("local-keys.json"))
+                .map_err(|e| UsageError::new("--data", e))?;
+            gbau_host::mt::serve(mt, &local, |a| {
+                println!("mt: {a}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            })
+            .map_err(|e| UsageError::new("--local", e))?;
+        }
+        Command::Device(DeviceCommand::Establish {
+            mt,
+            device_id,
+            cert,
+            key,
+            ca,
+            key_center_url,
+            store,
+            json,
+        }) => {
+            let cfg = gbau_host::device::DeviceConfig {
+                mt,
+                device_id,
+                cert,
+                key,
+                ca,
+                key_center_url,
+                store,
+            };
+            let r = gbau_host::device::establish(&cfg)
+                .map_err(|e| cmd::CmdError::Mismatch(e.to_string()))?;
+            if json {
+                print_json(&r)?;
+            } else {
+                for st in &r.steps {
+                    println!("* {st}");
+                }
+                println!("procedure    {}", r.procedure);
+                println!("b_tid        {}", r.b_tid);
+                println!("ks_local_mt  {}", r.ks_local_mt);
+                println!("lifetime     {}", r.key_lifetime);
             }
         }
         Command::KeyCenter(KeyCenterCommand::Serve {

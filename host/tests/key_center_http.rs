@@ -9,7 +9,8 @@ use support::gbau;
 use support::net::{setup, start_bsf, start_key_center};
 
 fn device(dir: &std::path::Path, pki: &str, name: &str) -> reqwest::blocking::Client {
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("pki/ca.pem")).unwrap()).unwrap();
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(dir.join("pki/ca.pem")).unwrap()).unwrap();
     let mut pem = std::fs::read(dir.join(format!("{pki}/{name}.pem"))).unwrap();
     pem.extend(std::fs::read(dir.join(format!("{pki}/{name}.key"))).unwrap());
     reqwest::blocking::Client::builder()
@@ -21,8 +22,17 @@ fn device(dir: &std::path::Path, pki: &str, name: &str) -> reqwest::blocking::Cl
         .unwrap()
 }
 
-fn ask(client: &reqwest::blocking::Client, url: &str, b_tid: &str, device_id: &str) -> Result<(u16, serde_json::Value), String> {
-    let r = client.post(url).json(&serde_json::json!({"b_tid": b_tid, "device_id": device_id})).send().map_err(|e| e.to_string())?;
+fn ask(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    b_tid: &str,
+    device_id: &str,
+) -> Result<(u16, serde_json::Value), String> {
+    let r = client
+        .post(url)
+        .json(&serde_json::json!({"b_tid": b_tid, "device_id": device_id}))
+        .send()
+        .map_err(|e| e.to_string())?;
     let status = r.status().as_u16();
     Ok((status, r.json().unwrap_or_default()))
 }
@@ -33,38 +43,86 @@ fn device_and_mt_share_ks_local_mt() {
     let bsf = start_bsf(&dir);
     let kc = start_key_center(&dir, &bsf);
     let sim = |args: &[&str]| -> serde_json::Value {
-        let out = gbau().env("HOME", &dir.0).arg("--sim").arg(dir.path("card.json")).args(args).arg("--json").output().unwrap();
-        assert!(out.status.success(), "gbau {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = gbau()
+            .env("HOME", &dir.0)
+            .arg("--sim")
+            .arg(dir.path("card.json"))
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gbau {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let b = sim(&["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)]);
     let b_tid = b["b_tid"].as_str().unwrap().to_owned();
-    let mt1 = sim(&["gba", "local-key", "--key-center", "keycenter.example.org", "--device-id", "device-1"]);
-    let mt2 = sim(&["gba", "local-key", "--key-center", "keycenter.example.org", "--device-id", "device-2"]);
+    let mt1 = sim(&[
+        "gba",
+        "local-key",
+        "--key-center",
+        "keycenter.example.org",
+        "--device-id",
+        "device-1",
+    ]);
+    let mt2 = sim(&[
+        "gba",
+        "local-key",
+        "--key-center",
+        "keycenter.example.org",
+        "--device-id",
+        "device-2",
+    ]);
 
     let d1 = device(&dir.0, "pki", "device-1");
     let (status, a1) = ask(&d1, &kc.url, &b_tid, "device-1").unwrap();
     assert_eq!(status, 200, "{a1}");
-    assert_eq!(a1["ks_local_mt"], mt1["ks_local_mt"], "device and MT hold the same Ks_local_MT");
+    assert_eq!(
+        a1["ks_local_mt"], mt1["ks_local_mt"],
+        "device and MT hold the same Ks_local_MT"
+    );
     assert_eq!(a1["b_tid"], b_tid.as_str());
     let life = gbau_core::time::parse_utc(a1["key_lifetime"].as_str().unwrap()).unwrap();
     let boot = gbau_core::time::parse_utc(b["lifetime"].as_str().unwrap()).unwrap();
-    assert!(life <= boot, "the local key does not outlive the bootstrapped key");
+    assert!(
+        life <= boot,
+        "the local key does not outlive the bootstrapped key"
+    );
 
     let d2 = device(&dir.0, "pki", "device-2");
     let (_, a2) = ask(&d2, &kc.url, &b_tid, "device-2").unwrap();
     assert_eq!(a2["ks_local_mt"], mt2["ks_local_mt"]);
-    assert_ne!(a1["ks_local_mt"], a2["ks_local_mt"], "two devices get different keys");
+    assert_ne!(
+        a1["ks_local_mt"], a2["ks_local_mt"],
+        "two devices get different keys"
+    );
 
     // device-2's certificate cannot ask for device-1's key.
     let (status, e) = ask(&d2, &kc.url, &b_tid, "device-1").unwrap();
-    assert_eq!((status, e["error"].as_str()), (403, Some("device_not_authorised")));
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (403, Some("device_not_authorised"))
+    );
     // Unknown B-TID: the device must ask the MT for a new bootstrap.
     let (status, e) = ask(&d1, &kc.url, "bm9uZQ==@bsf.example.org", "device-1").unwrap();
-    assert_eq!((status, e["error"].as_str()), (401, Some("bootstrapping_required")));
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (401, Some("bootstrapping_required"))
+    );
     // A certificate from another CA does not get through TLS.
-    let out = gbau().args(["pki", "create", "--dir"]).arg(dir.path("rogue2")).arg("device-1").output().unwrap();
+    let out = gbau()
+        .args(["pki", "create", "--dir"])
+        .arg(dir.path("rogue2"))
+        .arg("device-1")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let rogue = device(&dir.0, "rogue2", "device-1");
-    assert!(ask(&rogue, &kc.url, &b_tid, "device-1").is_err(), "untrusted device certificate refused");
+    assert!(
+        ask(&rogue, &kc.url, &b_tid, "device-1").is_err(),
+        "untrusted device certificate refused"
+    );
 }

@@ -71,7 +71,14 @@ pub fn setup() -> TempDir {
     let ok = gbau()
         .args(["pki", "create", "--dir"])
         .arg(dir.path("pki"))
-        .args(["bsf.example.org", "naf.example.org", "other.example.org", "keycenter.example.org", "device-1", "device-2"])
+        .args([
+            "bsf.example.org",
+            "naf.example.org",
+            "other.example.org",
+            "keycenter.example.org",
+            "device-1",
+            "device-2",
+        ])
         .output()
         .unwrap();
     assert!(ok.status.success());
@@ -160,7 +167,16 @@ pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
     .unwrap();
     let p = |f: &str| dir.path(&format!("pki/{f}"));
     let mut child = gbau()
-        .args(["key-center", "serve", "--listen", "127.0.0.1:0", "--fqdn", "keycenter.example.org", "--zn", &bsf.zn])
+        .args([
+            "key-center",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--fqdn",
+            "keycenter.example.org",
+            "--zn",
+            &bsf.zn,
+        ])
         .arg("--tls-cert")
         .arg(p("keycenter.example.org.pem"))
         .arg("--tls-key")
@@ -180,8 +196,50 @@ pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-    assert!(url.starts_with("https://"), "unexpected first line {line:?}");
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        url.starts_with("https://"),
+        "unexpected first line {line:?}"
+    );
     KeyCenter { child, url }
+}
+
+/// `gbau mt serve` with the soft card of `dir/card.json` on a Unix socket.
+pub struct MtProc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for MtProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_mt(dir: &TempDir, bsf: &Bsf) -> MtProc {
+    let mut child = gbau()
+        .env("HOME", &dir.0)
+        .arg("--sim")
+        .arg(dir.path("card.json"))
+        .args(["mt", "serve", "--local"])
+        .arg(format!("unix:{}", dir.path("mt.sock").display()))
+        .args(["--bsf", &format!("{}/", bsf.ub), "--data"])
+        .arg(dir.path("mt"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    assert!(addr.starts_with("unix:"), "unexpected first line {line:?}");
+    MtProc { child, addr }
 }

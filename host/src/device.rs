@@ -1,0 +1,258 @@
+//! `gbau device establish`: the external device of seed 001 §5.5. It tries a stored
+//! Ks_local_MT first (a key check with the MT), and otherwise runs the optimized procedure
+//! (the MT has a valid B-TID, §5.5.3) or the full one (the MT bootstraps first, §5.5.2),
+//! fetching Ks_local_MT from the NAF Key Center over mutually authenticated HTTPS.
+
+use std::path::{Path, PathBuf};
+
+use gbau_core::hexutil::{parse_fixed, to_hex};
+use serde::{Deserialize, Serialize};
+
+use crate::key_center::{LocalKeyAnswer, LocalKeyRequest};
+use crate::local::{
+    proof, read_frame, write_frame, Answer, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
+};
+use crate::mt::{connect, Stream};
+
+/// The device's configuration.
+#[derive(Debug, Clone)]
+pub struct DeviceConfig {
+    pub mt: String,
+    pub device_id: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    /// The Key Center's URL (the device resolves the NAF_Id the MT names to this).
+    pub key_center_url: String,
+    pub store: PathBuf,
+}
+
+/// The device's stored key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceKey {
+    pub mt: String,
+    pub b_tid: String,
+    pub ks_local_mt: String,
+    pub key_lifetime: String,
+}
+
+/// What `gbau device establish` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceReport {
+    /// "stored" (key check passed), "optimized" (§5.5.3) or "full" (§5.5.2).
+    pub procedure: &'static str,
+    pub device_id: String,
+    pub b_tid: String,
+    pub ks_local_mt: String,
+    pub key_lifetime: String,
+    pub steps: Vec<String>,
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("MT: {0}")]
+    Mt(String),
+    #[error("NAF Key Center: {0}")]
+    KeyCenter(String),
+    #[error("device key store: {0}")]
+    Store(String),
+}
+
+fn call(s: &mut Stream, req: &Request) -> Result<Answer, DeviceError> {
+    let body = serde_json::to_vec(req).map_err(|e| DeviceError::Mt(e.to_string()))?;
+    write_frame(s, &body).map_err(|e| DeviceError::Mt(e.to_string()))?;
+    let a = read_frame(s).map_err(|e| DeviceError::Mt(e.to_string()))?;
+    serde_json::from_slice(&a).map_err(|e| DeviceError::Mt(format!("malformed answer: {e}")))
+}
+
+fn must(a: Answer, what: &str) -> Result<Answer, DeviceError> {
+    if a.ok {
+        Ok(a)
+    } else {
+        Err(DeviceError::Mt(format!(
+            "{what}: {} {}",
+            a.error.unwrap_or_default(),
+            a.message.unwrap_or_default()
+        )))
+    }
+}
+
+fn load(path: &Path) -> Option<DeviceKey> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+fn key_center(
+    cfg: &DeviceConfig,
+    b_tid: &str,
+) -> Result<Result<LocalKeyAnswer, String>, DeviceError> {
+    let ca = reqwest::Certificate::from_pem(
+        &std::fs::read(&cfg.ca).map_err(|e| DeviceError::KeyCenter(e.to_string()))?,
+    )
+    .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
+    let mut pem = std::fs::read(&cfg.cert).map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
+    pem.extend(std::fs::read(&cfg.key).map_err(|e| DeviceError::KeyCenter(e.to_string()))?);
+    let client = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .identity(
+            reqwest::Identity::from_pem(&pem).map_err(|e| DeviceError::KeyCenter(e.to_string()))?,
+        )
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
+    let r = client
+        .post(&cfg.key_center_url)
+        .json(&LocalKeyRequest {
+            b_tid: b_tid.to_owned(),
+            device_id: cfg.device_id.clone(),
+        })
+        .send()
+        .map_err(|e| DeviceError::KeyCenter(format!("{}: {e}", cfg.key_center_url)))?;
+    let status = r.status().as_u16();
+    let v: serde_json::Value = r
+        .json()
+        .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
+    if status == 200 {
+        Ok(Ok(
+            serde_json::from_value(v).map_err(|e| DeviceError::KeyCenter(e.to_string()))?
+        ))
+    } else {
+        Ok(Err(v["error"].as_str().unwrap_or("unknown").to_owned()))
+    }
+}
+
+fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, DeviceError> {
+    let Ok(key) = parse_fixed::<32>(&k.ks_local_mt) else {
+        return Ok(false);
+    };
+    let mut n = [0u8; 16];
+    crate::http::os_random(&mut n);
+    let a = call(
+        s,
+        &Request::KeyCheck {
+            device_id: cfg.device_id.clone(),
+            nonce: to_hex(&n),
+        },
+    )?;
+    let (Some(nm), Some(p)) = (
+        a.nonce_mt.as_deref().and_then(crate::http::hex_arg),
+        a.proof.as_deref().and_then(crate::http::hex_arg),
+    ) else {
+        return Ok(false);
+    };
+    if !gbau_core::ct_eq(&proof(&key, LABEL_MT_PROOF, &n, &nm, &cfg.device_id), &p) {
+        return Ok(false);
+    }
+    let mine = proof(&key, LABEL_DEVICE_PROOF, &nm, &n, &cfg.device_id);
+    let c = call(
+        s,
+        &Request::KeyConfirm {
+            device_id: cfg.device_id.clone(),
+            nonce: to_hex(&n),
+            nonce_mt: to_hex(&nm),
+            proof: to_hex(&mine),
+        },
+    )?;
+    Ok(c.ok)
+}
+
+/// Run seed 001 §5.5.1: stored key, else optimized, else full procedure.
+pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
+    let mut steps = Vec::new();
+    let mut s = connect(&cfg.mt).map_err(|e| DeviceError::Mt(format!("{}: {e}", cfg.mt)))?;
+    let now = crate::http::unix_now();
+    if let Some(k) = load(&cfg.store).filter(|k| {
+        k.mt == cfg.mt && gbau_core::time::parse_utc(&k.key_lifetime).is_some_and(|t| t > now)
+    }) {
+        if key_check(&mut s, cfg, &k)? {
+            steps.push(
+                "stored Ks_local_MT confirmed with the MT (key check, key not revealed)".into(),
+            );
+            return Ok(DeviceReport {
+                procedure: "stored",
+                device_id: cfg.device_id.clone(),
+                b_tid: k.b_tid,
+                ks_local_mt: k.ks_local_mt,
+                key_lifetime: k.key_lifetime,
+                steps,
+            });
+        }
+        steps.push("stored key not shared by the MT: establishing a new one".into());
+    }
+    let info = must(call(&mut s, &Request::Info)?, "info")?;
+    let kc = info
+        .naf_key_centers
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .ok_or_else(|| DeviceError::Mt("the MT lists no NAF Key Center (EF_NAFKCA)".into()))?;
+    let mut procedure = "optimized";
+    if info.b_tid.is_none() {
+        procedure = "full";
+        steps.push("the MT has no valid B-TID: asking it to bootstrap (full procedure)".into());
+        must(call(&mut s, &Request::Bootstrap)?, "bootstrap")?;
+    } else {
+        steps.push(format!(
+            "the MT has a valid B-TID: optimized procedure with {kc}"
+        ));
+    }
+    for attempt in 0..2 {
+        let e = must(
+            call(
+                &mut s,
+                &Request::Establish {
+                    naf_id: kc.clone(),
+                    device_id: cfg.device_id.clone(),
+                },
+            )?,
+            "establish",
+        )?;
+        let b_tid = e.b_tid.unwrap_or_default();
+        steps.push(format!(
+            "the MT derived Ks_local_MT for {} with B-TID {b_tid}",
+            cfg.device_id
+        ));
+        match key_center(cfg, &b_tid)? {
+            Ok(a) => {
+                steps.push(format!(
+                    "the NAF Key Center delivered Ks_local_MT, lifetime {}",
+                    a.key_lifetime
+                ));
+                let stored = DeviceKey {
+                    mt: cfg.mt.clone(),
+                    b_tid: a.b_tid.clone(),
+                    ks_local_mt: a.ks_local_mt.clone(),
+                    key_lifetime: a.key_lifetime.clone(),
+                };
+                let bytes = serde_json::to_vec_pretty(&stored)
+                    .map_err(|e| DeviceError::Store(e.to_string()))?;
+                gbau_card::store::write_durably(&cfg.store, &bytes)
+                    .map_err(|e| DeviceError::Store(e.to_string()))?;
+                return Ok(DeviceReport {
+                    procedure,
+                    device_id: cfg.device_id.clone(),
+                    b_tid: a.b_tid,
+                    ks_local_mt: a.ks_local_mt,
+                    key_lifetime: a.key_lifetime,
+                    steps,
+                });
+            }
+            Err(code) if code == "bootstrapping_required" && attempt == 0 => {
+                procedure = "full";
+                steps.push(
+                    "the Key Center does not know the B-TID: asking the MT for a new bootstrap"
+                        .into(),
+                );
+                must(call(&mut s, &Request::Bootstrap)?, "bootstrap")?;
+            }
+            Err(code) => return Err(DeviceError::KeyCenter(code)),
+        }
+    }
+    Err(DeviceError::KeyCenter(
+        "no key after a new bootstrap".into(),
+    ))
+}

@@ -1,0 +1,172 @@
+//! The MT ↔ external device local interface (seed 001 §5.5): a small framed protocol, the
+//! MT's service (`gbau mt serve`) and the device's procedure (`gbau device establish`).
+//!
+//! Framing: a 4-byte big-endian length, then that many bytes of UTF-8 JSON (at most
+//! [`MAX_FRAME`]). The same frames run over a Unix socket or TCP on loopback.
+//!
+//! Requests (`op`): `info` → valid B-TID (or null) and the NAF Key Centers of EF_NAFKCA;
+//! `bootstrap` → the MT runs Ub and answers the new B-TID; `establish` {naf_id, device_id}
+//! → the MT derives and stores Ks_local_MT for the pair; `key_check` {device_id, nonce} →
+//! the MT proves it holds the pair's key: nonce_mt and HMAC(Ks_local_MT, "gbau-key-check-mt"
+//! ‖ nonce ‖ nonce_mt ‖ Device_ID); `key_confirm` {device_id, nonce, nonce_mt, proof} → the
+//! device proves it in turn ("gbau-key-check-device"). Answers carry `ok`; failures carry
+//! `error` (a code) and `message`. Garbage gets an error frame and the MT keeps serving.
+
+use std::io::{Read, Write};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// Largest frame either side accepts.
+pub const MAX_FRAME: usize = 64 * 1024;
+/// Label of the MT's key-check proof.
+pub const LABEL_MT_PROOF: &[u8] = b"gbau-key-check-mt";
+/// Label of the device's key-check proof.
+pub const LABEL_DEVICE_PROOF: &[u8] = b"gbau-key-check-device";
+
+/// A request on the local interface.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    Info,
+    Bootstrap,
+    Establish {
+        naf_id: String,
+        device_id: String,
+    },
+    KeyCheck {
+        device_id: String,
+        nonce: String,
+    },
+    KeyConfirm {
+        device_id: String,
+        nonce: String,
+        nonce_mt: String,
+        proof: String,
+    },
+}
+
+/// An answer on the local interface.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Answer {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub b_tid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lifetime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub naf_key_centers: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub naf_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nonce_mt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proof: Option<String>,
+}
+
+impl Answer {
+    /// A failure.
+    #[must_use]
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            error: Some(code.into()),
+            message: Some(message.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("local interface: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
+    TooLong(usize),
+}
+
+/// Read one frame's payload.
+pub fn read_frame(r: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLong(len));
+    }
+    let mut p = vec![0u8; len];
+    r.read_exact(&mut p)?;
+    Ok(p)
+}
+
+/// Write one frame.
+pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> Result<(), FrameError> {
+    if payload.len() > MAX_FRAME {
+        return Err(FrameError::TooLong(payload.len()));
+    }
+    let mut f = (payload.len() as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(payload);
+    w.write_all(&f)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// The key-check proof: HMAC-SHA-256(Ks_local_MT, label ‖ first ‖ second ‖ Device_ID).
+#[must_use]
+pub fn proof(
+    key: &[u8; 32],
+    label: &[u8],
+    first: &[u8],
+    second: &[u8],
+    device_id: &str,
+) -> [u8; 32] {
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return [0; 32],
+    };
+    for part in [label, first, second, device_id.as_bytes()] {
+        mac.update(&(part.len() as u16).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_json() {
+        let r: Request =
+            serde_json::from_str(r#"{"op":"establish","naf_id":"kc","device_id":"d"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Establish {
+                naf_id: "kc".into(),
+                device_id: "d".into()
+            }
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"op":"nope"}"#).is_err());
+        let mut buf = Vec::new();
+        write_frame(&mut buf, b"{}").unwrap();
+        assert_eq!(buf, [0, 0, 0, 2, b'{', b'}']);
+        assert_eq!(read_frame(&mut buf.as_slice()).unwrap(), b"{}");
+        assert!(matches!(
+            read_frame(&mut [0xFFu8, 0, 0, 0].as_slice()),
+            Err(FrameError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn proofs_differ_by_label_and_key() {
+        let a = proof(&[1; 32], LABEL_MT_PROOF, b"n", b"m", "d");
+        assert_ne!(a, proof(&[1; 32], LABEL_DEVICE_PROOF, b"n", b"m", "d"));
+        assert_ne!(a, proof(&[2; 32], LABEL_MT_PROOF, b"n", b"m", "d"));
+        assert_eq!(a, proof(&[1; 32], LABEL_MT_PROOF, b"n", b"m", "d"));
+    }
+}

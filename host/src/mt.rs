@@ -1,0 +1,324 @@
+//! `gbau mt serve`: the MT's local-interface service (seed 001 §5.5). It answers B-TID and
+//! NAF Key Center list from the card, bootstraps on request, derives and stores Ks_local_MT
+//! per (MT, device) pair durably, and proves it holds a stored key without revealing it.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use gbau_core::hexutil::{parse_fixed, to_hex};
+use gbau_core::identity::BTid;
+use serde::{Deserialize, Serialize};
+
+use crate::cmd::{impi_of, CmdError};
+use crate::local::{
+    proof, read_frame, write_frame, Answer, FrameError, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
+};
+use crate::session::{ready, Session};
+use crate::ub::ResEncoding;
+
+/// A stored Ks_local_MT for one device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub ks_local_mt: String,
+    pub b_tid: String,
+    pub naf_id: String,
+    pub lifetime: String,
+}
+
+/// The MT service.
+pub struct Mt {
+    session: Session,
+    bsf: Option<String>,
+    store: PathBuf,
+    keys: BTreeMap<String, StoredKey>,
+}
+
+impl std::fmt::Debug for Mt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mt")
+            .field("store", &self.store)
+            .field("devices", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A local address: `unix:PATH` or `tcp:HOST:PORT`.
+#[derive(Debug)]
+pub enum Stream {
+    Unix(std::os::unix::net::UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.read(b),
+            Self::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.write(b),
+            Self::Tcp(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Unix(s) => s.flush(),
+            Self::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// Connect to a local address.
+pub fn connect(addr: &str) -> std::io::Result<Stream> {
+    match addr.split_once(':') {
+        Some(("unix", path)) => Ok(Stream::Unix(std::os::unix::net::UnixStream::connect(path)?)),
+        Some(("tcp", hp)) => Ok(Stream::Tcp(std::net::TcpStream::connect(hp)?)),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{addr:?}: use unix:PATH or tcp:HOST:PORT"),
+        )),
+    }
+}
+
+fn load(store: &Path) -> Result<BTreeMap<String, StoredKey>, String> {
+    match gbau_card::store::read_optional(store).map_err(|e| e.to_string())? {
+        None => Ok(BTreeMap::new()),
+        Some(b) => serde_json::from_slice(&b)
+            .map_err(|e| format!("local key store {} is corrupt: {e}", store.display())),
+    }
+}
+
+impl Mt {
+    /// An MT service on an open card, with its key store file.
+    pub fn new(session: Session, bsf: Option<String>, store: PathBuf) -> Result<Self, String> {
+        let keys = load(&store)?;
+        Ok(Self {
+            session,
+            bsf,
+            store,
+            keys,
+        })
+    }
+
+    fn persist(&self) -> Result<(), String> {
+        let bytes = serde_json::to_vec_pretty(&self.keys).map_err(|e| e.to_string())?;
+        gbau_card::store::write_durably(&self.store, &bytes).map_err(|e| e.to_string())
+    }
+
+    fn valid_b_tid(&mut self) -> Result<Option<(String, String)>, CmdError> {
+        let pin = self.session.pin.clone();
+        self.session.with_card(|u| -> Result<_, CmdError> {
+            ready(u, pin.as_deref())?;
+            let p = u.gbabp()?;
+            let now = crate::http::unix_now();
+            let valid = !p.b_tid.is_empty()
+                && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
+            Ok(valid.then_some((p.b_tid, p.lifetime)))
+        })
+    }
+
+    /// Answer one request.
+    pub fn handle(&mut self, req: Request) -> Answer {
+        match self.try_handle(req) {
+            Ok(a) => a,
+            Err(e) => Answer::error("mt_error", e.to_string()),
+        }
+    }
+
+    fn try_handle(&mut self, req: Request) -> Result<Answer, CmdError> {
+        match req {
+            Request::Info => {
+                let b = self.valid_b_tid()?;
+                let pin = self.session.pin.clone();
+                let kcs = self.session.with_card(|u| -> Result<_, CmdError> {
+                    ready(u, pin.as_deref())?;
+                    Ok(u.naf_key_centers()?)
+                })?;
+                Ok(Answer {
+                    ok: true,
+                    b_tid: b.as_ref().map(|x| x.0.clone()),
+                    lifetime: b.map(|x| x.1),
+                    naf_key_centers: Some(kcs),
+                    ..Answer::default()
+                })
+            }
+            Request::Bootstrap => {
+                let bsf = self.bsf.clone();
+                let pin = self.session.pin.clone();
+                let b = self.session.with_card(|u| -> Result<_, CmdError> {
+                    ready(u, pin.as_deref())?;
+                    Ok(crate::ub::bootstrap_over_http(u, bsf.as_deref(), ResEncoding::Raw)?.1)
+                })?;
+                Ok(Answer {
+                    ok: true,
+                    b_tid: Some(b.b_tid),
+                    lifetime: Some(b.lifetime),
+                    ..Answer::default()
+                })
+            }
+            Request::Establish { naf_id, device_id } => {
+                let Some((b_tid, lifetime)) = self.valid_b_tid()? else {
+                    return Ok(Answer::error(
+                        "bootstrap_required",
+                        "no valid B-TID: ask for a bootstrap first",
+                    ));
+                };
+                let kc = crate::key_center::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
+                if device_id.is_empty() || device_id.len() > 255 {
+                    return Ok(Answer::error(
+                        "malformed_request",
+                        "device_id must be 1 to 255 octets",
+                    ));
+                }
+                let pin = self.session.pin.clone();
+                let bt = BTid::new(&b_tid).map_err(|e| CmdError::Mismatch(e.to_string()))?;
+                let key = self.session.with_card(|u| -> Result<_, CmdError> {
+                    ready(u, pin.as_deref())?;
+                    let impi = impi_of(u, None)?;
+                    let ext = u.gba_naf_key(&kc.to_bytes(), Some(impi.as_str()))?;
+                    gbau_core::kdf::ks_local_mt(&ext, &bt, &kc, &device_id)
+                        .map_err(|e| CmdError::Mismatch(e.to_string()))
+                })?;
+                // One key per MT–device pair (seed 001 §5.4.6): a new one replaces the old.
+                self.keys.insert(
+                    device_id,
+                    StoredKey {
+                        ks_local_mt: to_hex(key.expose()),
+                        b_tid: b_tid.clone(),
+                        naf_id: to_hex(&kc.to_bytes()),
+                        lifetime: lifetime.clone(),
+                    },
+                );
+                self.persist().map_err(CmdError::Mismatch)?;
+                Ok(Answer {
+                    ok: true,
+                    b_tid: Some(b_tid),
+                    lifetime: Some(lifetime),
+                    naf_id: Some(naf_id),
+                    ..Answer::default()
+                })
+            }
+            Request::KeyCheck { device_id, nonce } => {
+                let Some(k) = self.usable_key(&device_id) else {
+                    return Ok(Answer::error(
+                        "no_key",
+                        "no valid Ks_local_MT for this device",
+                    ));
+                };
+                let nonce = crate::http::hex_arg(&nonce)
+                    .ok_or_else(|| CmdError::Mismatch("nonce is not hex".into()))?;
+                let mut nm = [0u8; 16];
+                crate::http::os_random(&mut nm);
+                let p = proof(&k, LABEL_MT_PROOF, &nonce, &nm, &device_id);
+                Ok(Answer {
+                    ok: true,
+                    nonce_mt: Some(to_hex(&nm)),
+                    proof: Some(to_hex(&p)),
+                    ..Answer::default()
+                })
+            }
+            Request::KeyConfirm {
+                device_id,
+                nonce,
+                nonce_mt,
+                proof: got,
+            } => {
+                let Some(k) = self.usable_key(&device_id) else {
+                    return Ok(Answer::error(
+                        "no_key",
+                        "no valid Ks_local_MT for this device",
+                    ));
+                };
+                let (Some(n), Some(nm), Some(g)) = (
+                    crate::http::hex_arg(&nonce),
+                    crate::http::hex_arg(&nonce_mt),
+                    crate::http::hex_arg(&got),
+                ) else {
+                    return Ok(Answer::error(
+                        "malformed_request",
+                        "nonce, nonce_mt and proof are hex",
+                    ));
+                };
+                let want = proof(&k, LABEL_DEVICE_PROOF, &nm, &n, &device_id);
+                if gbau_core::ct_eq(&want, &g) {
+                    Ok(Answer {
+                        ok: true,
+                        ..Answer::default()
+                    })
+                } else {
+                    Ok(Answer::error(
+                        "key_mismatch",
+                        "the device does not hold this MT's Ks_local_MT",
+                    ))
+                }
+            }
+        }
+    }
+
+    fn usable_key(&self, device_id: &str) -> Option<[u8; 32]> {
+        let k = self.keys.get(device_id)?;
+        let now = crate::http::unix_now();
+        if gbau_core::time::parse_utc(&k.lifetime).is_none_or(|t| t <= now) {
+            return None;
+        }
+        parse_fixed::<32>(&k.ks_local_mt).ok()
+    }
+
+    /// Serve one connection until it closes. Garbage gets an error frame; an oversized frame
+    /// ends the connection (the stream cannot be resynchronised).
+    pub fn serve_connection(&mut self, s: &mut Stream) {
+        loop {
+            let payload = match read_frame(s) {
+                Ok(p) => p,
+                Err(FrameError::TooLong(n)) => {
+                    let _ = write_frame(
+                        s,
+                        &serde_json::to_vec(&Answer::error("frame_too_long", format!("{n} bytes")))
+                            .unwrap_or_default(),
+                    );
+                    return;
+                }
+                Err(_) => return,
+            };
+            let answer = match serde_json::from_slice::<Request>(&payload) {
+                Ok(r) => self.handle(r),
+                Err(e) => Answer::error("malformed_frame", e.to_string()),
+            };
+            if write_frame(s, &serde_json::to_vec(&answer).unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Listen on `unix:PATH` or `tcp:127.0.0.1:PORT` and serve connections one at a time (the
+/// card is one resource) until the process ends.
+pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), String> {
+    match local.split_once(':') {
+        Some(("unix", path)) => {
+            let _ = std::fs::remove_file(path);
+            let l =
+                std::os::unix::net::UnixListener::bind(path).map_err(|e| format!("{path}: {e}"))?;
+            ready(format!("unix:{path}"));
+            for c in l.incoming().flatten() {
+                mt.serve_connection(&mut Stream::Unix(c));
+            }
+        }
+        Some(("tcp", hp)) => {
+            let l = std::net::TcpListener::bind(hp).map_err(|e| format!("{hp}: {e}"))?;
+            let a = l.local_addr().map_err(|e| e.to_string())?;
+            ready(format!("tcp:{a}"));
+            for c in l.incoming().flatten() {
+                mt.serve_connection(&mut Stream::Tcp(c));
+            }
+        }
+        _ => return Err(format!("{local:?}: use unix:PATH or tcp:127.0.0.1:PORT")),
+    }
+    Ok(())
+}
