@@ -43,11 +43,21 @@ impl std::fmt::Debug for Mt {
     }
 }
 
-/// A local address: `unix:PATH` or `tcp:HOST:PORT`.
+/// A local address: `unix:PATH`, `tcp:HOST:PORT` or `serial:DEVICE`.
 #[derive(Debug)]
 pub enum Stream {
     Unix(std::os::unix::net::UnixStream),
     Tcp(std::net::TcpStream),
+    Serial(std::fs::File),
+}
+
+/// Open a serial device (or pseudo-terminal) in raw mode: bytes pass unchanged.
+pub fn open_serial(path: &str) -> std::io::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let mut t = rustix::termios::tcgetattr(&f)?;
+    t.make_raw();
+    rustix::termios::tcsetattr(&f, rustix::termios::OptionalActions::Now, &t)?;
+    Ok(f)
 }
 
 impl Read for Stream {
@@ -55,6 +65,7 @@ impl Read for Stream {
         match self {
             Self::Unix(s) => s.read(b),
             Self::Tcp(s) => s.read(b),
+            Self::Serial(s) => s.read(b),
         }
     }
 }
@@ -64,12 +75,14 @@ impl Write for Stream {
         match self {
             Self::Unix(s) => s.write(b),
             Self::Tcp(s) => s.write(b),
+            Self::Serial(s) => s.write(b),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Self::Unix(s) => s.flush(),
             Self::Tcp(s) => s.flush(),
+            Self::Serial(s) => s.flush(),
         }
     }
 }
@@ -318,7 +331,16 @@ pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), 
                 mt.serve_connection(&mut Stream::Tcp(c));
             }
         }
-        _ => return Err(format!("{local:?}: use unix:PATH or tcp:127.0.0.1:PORT")),
+        Some(("serial", path)) => {
+            // One line, one peer: serve it, and reopen when it closes.
+            ready(format!("serial:{path}"));
+            loop {
+                let f = open_serial(path).map_err(|e| format!("{path}: {e}"))?;
+                mt.serve_connection(&mut Stream::Serial(f));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        _ => return Err(format!("{local:?}: use unix:PATH, tcp:127.0.0.1:PORT or serial:DEVICE")),
     }
     Ok(())
 }

@@ -93,3 +93,46 @@ fn full_stored_optimized_restart_and_refusals() {
     drop(kc);
     drop(bsf);
 }
+
+/// The local interface over a serial line, tested with a pseudo-terminal pair: the MT serves
+/// the slave side, the test speaks frames on the master side.
+#[test]
+fn serial_line_with_a_pty_pair() {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let slave = ptsname(&master, Vec::new()).unwrap().into_string().unwrap();
+    let mut child = gbau()
+        .env("HOME", &dir.0)
+        .arg("--sim")
+        .arg(dir.path("card.json"))
+        .args(["mt", "serve", "--local", &format!("serial:{slave}"), "--bsf", &format!("{}/", bsf.ub), "--data"])
+        .arg(dir.path("mt"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("mt: serial:"), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(200)); // the MT sets raw mode
+    let mut port = std::fs::File::from(master);
+    write_frame(&mut port, b"\x00\x01garbage").unwrap();
+    let a: Answer = serde_json::from_slice(&read_frame(&mut port).unwrap()).unwrap();
+    assert_eq!(a.error.as_deref(), Some("malformed_frame"));
+    write_frame(&mut port, br#"{"op":"bootstrap"}"#).unwrap();
+    let a: Answer = serde_json::from_slice(&read_frame(&mut port).unwrap()).unwrap();
+    assert!(a.ok && a.b_tid.is_some(), "{a:?}");
+    write_frame(&mut port, br#"{"op":"establish","naf_id":"keycenter.example.org","device_id":"device-1"}"#).unwrap();
+    let a: Answer = serde_json::from_slice(&read_frame(&mut port).unwrap()).unwrap();
+    assert!(a.ok, "{a:?}");
+    assert_eq!(mt_key(&dir, "device-1").len(), 64);
+    let _ = child.kill();
+    let _ = child.wait();
+}
