@@ -27,6 +27,11 @@ use crate::zn::ZnClient;
 pub const EMBEDDED_PROFILE: &str = include_str!("../../card-applet-sim/profiles/test-set-1.yaml");
 /// The NAF the demo talks to.
 pub const DEMO_NAF: &str = "naf.example.org";
+/// The demo's NAF Key Center.
+const DEMO_KEY_CENTER: &str = "keycenter.example.org";
+/// The external devices of the demo.
+pub const DEMO_DEVICE: &str = "device-1";
+const DEMO_DEVICE_2: &str = "device-2";
 /// The SQN the demo's HSS starts from (the shared chain's).
 const FIRST_SQN: u64 = 0xff9b_b4d0_b607;
 
@@ -64,6 +69,18 @@ pub struct DemoReport {
     /// True when the forced key update led to a new bootstrap and a new B-TID.
     pub key_update_rebootstrapped: bool,
     pub resource: String,
+    /// The external device of seed 001.
+    pub device_id: String,
+    /// Ks_local_MT as the MT stored it, and as the device got it from the NAF Key Center.
+    pub ks_local_mt_mt: String,
+    pub ks_local_mt_device: String,
+    pub local_key_lifetime: String,
+    /// The procedures the device runs, in order: full, optimized, stored, then after expiry.
+    pub device_procedures: Vec<String>,
+    /// True when the second device run used the optimized procedure (§5.5.3).
+    pub optimized_procedure_used: bool,
+    /// True when, after the key expired, a new Ks_local_MT was established.
+    pub local_key_reestablished: bool,
     pub steps: Vec<Step>,
 }
 
@@ -155,21 +172,37 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     let bsf_fqdn = profile.imsi.bsf_fqdn(profile.mnc_length);
 
     // PKI and servers on loopback.
-    crate::pki::create(&dir.join("pki"), &[bsf_fqdn.clone(), DEMO_NAF.to_owned()]).map_err(fail)?;
+    crate::pki::create(
+        &dir.join("pki"),
+        &[
+            bsf_fqdn.clone(),
+            DEMO_NAF.to_owned(),
+            DEMO_KEY_CENTER.to_owned(),
+            DEMO_DEVICE.to_owned(),
+            DEMO_DEVICE_2.to_owned(),
+        ],
+    )
+    .map_err(fail)?;
     let pki = |f: &str| dir.join("pki").join(f);
     step(
         "PKI",
         format!(
-            "test CA and certificates for {bsf_fqdn} and {DEMO_NAF} in {}",
+            "test CA and certificates for {bsf_fqdn}, {DEMO_NAF}, {DEMO_KEY_CENTER}, {DEMO_DEVICE} and {DEMO_DEVICE_2} in {}",
             dir.join("pki").display()
         ),
     );
     let store = SqliteStore::open(&dir.join("bsf")).map_err(fail)?;
     let bsf = Arc::new(Bsf::new(&bsf_fqdn, vec![subscriber(&profile)], store));
-    let nafs = vec![(
-        crate::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
-        vec![DEMO_NAF.to_owned()],
-    )];
+    let nafs = vec![
+        (
+            crate::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
+            vec![DEMO_NAF.to_owned()],
+        ),
+        (
+            crate::http::cert_file_sha256(&pki(&format!("{DEMO_KEY_CENTER}.pem"))).map_err(fail)?,
+            vec![DEMO_KEY_CENTER.to_owned()],
+        ),
+    ];
     let cfg = Config {
         fqdn: bsf_fqdn.clone(),
         ub_listen: "127.0.0.1:0".into(),
@@ -234,8 +267,95 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     let bsf_url = format!("http://{}/", bound.ub);
     step("NAF", format!("{DEMO_NAF} on {url}, keys over Zn"));
 
-    let mut session = opts.open().map_err(fail)?;
+    // NAF Key Center and the external device (seed 001).
+    let pd = |f: &str| dir.join("pki").join(f);
+    let devices = vec![
+        (
+            crate::http::cert_file_sha256(&pd(&format!("{DEMO_DEVICE}.pem"))).map_err(fail)?,
+            DEMO_DEVICE.to_owned(),
+        ),
+        (
+            crate::http::cert_file_sha256(&pd(&format!("{DEMO_DEVICE_2}.pem"))).map_err(fail)?,
+            DEMO_DEVICE_2.to_owned(),
+        ),
+    ];
+    let kc_keys = ZnClient::new(
+        &zn_url,
+        &pki("ca.pem"),
+        &pd("keycenter.example.org.pem"),
+        &pd("keycenter.example.org.key"),
+    )
+    .map_err(fail)?;
+    let kc = Arc::new(
+        crate::key_center::KeyCenter::new(DEMO_KEY_CENTER, Box::new(kc_keys), devices, 86_400)
+            .map_err(fail)?,
+    );
+    let kc_tls = crate::http::tls_server(
+        &pd("keycenter.example.org.pem"),
+        &pd("keycenter.example.org.key"),
+        &pd("ca.pem"),
+    )
+    .map_err(fail)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        let _ = crate::key_center::serve(kc, "127.0.0.1:0", kc_tls, move |a| {
+            let _ = tx.send(a);
+        })
+        .await;
+    });
+    let kc_addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| fail("the Key Center did not start"))?;
+    let kc_url = format!("https://{kc_addr}/local-key");
+    step(
+        "KC",
+        format!("NAF Key Center keycenter.example.org on {kc_url} (device certificates)"),
+    );
+    let session = opts.open().map_err(fail)?;
     let card_label = session.label.clone();
+    let sock = dir.join("mt.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(fail)?;
+    let mt = crate::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
+        .map_err(fail)?;
+    let dev = {
+        let (sock, kc_url, pki_dev, dir) = (
+            sock.clone(),
+            kc_url.clone(),
+            dir.join("pki"),
+            dir.to_path_buf(),
+        );
+        move |id: &str, store: &str| crate::device::DeviceConfig {
+            mt: format!("unix:{}", sock.display()),
+            device_id: id.to_owned(),
+            cert: pki_dev.join(format!("{id}.pem")),
+            key: pki_dev.join(format!("{id}.key")),
+            ca: pki_dev.join("ca.pem"),
+            key_center_url: kc_url.clone(),
+            store: dir.join(store),
+        }
+    };
+    let bsf_dev = bsf.clone();
+    let device_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = device_done.clone();
+    // The device runs in its own thread (as on its own hardware); the MT serves here.
+    let device_thread = std::thread::spawn(move || {
+        let r = device_flow(&dev, &bsf_dev);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    });
+    let mt = crate::mt::serve_until(mt, &listener, &device_done);
+    let (dev_steps, procedures, [first_dev, second_dev, renewed]) = device_thread
+        .join()
+        .map_err(|_| fail("the device stopped"))?
+        .map_err(fail)?;
+    for s in dev_steps {
+        step(s.actor, s.what);
+    }
+    let ks_local_mt_mt = mt
+        .stored(DEMO_DEVICE)
+        .map(|k| k.ks_local_mt.clone())
+        .unwrap_or_default();
+    let mut session = mt.into_session();
     let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
     let card_key = |session: &mut crate::session::Session| -> Result<String, DemoError> {
         let pin = session.pin.clone();
@@ -321,6 +441,66 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         ks_ext_naf_naf_first: naf_first,
         key_update_rebootstrapped: second.key_update && b_tid != b_tid_first,
         resource: second.body.lines().next().unwrap_or_default().to_owned(),
+        device_id: DEMO_DEVICE.to_owned(),
+        local_key_lifetime: renewed.key_lifetime.clone(),
+        optimized_procedure_used: second_dev.procedure == "optimized",
+        local_key_reestablished: renewed.ks_local_mt != first_dev.ks_local_mt
+            && renewed.procedure != "stored",
+        ks_local_mt_device: renewed.ks_local_mt.clone(),
+        ks_local_mt_mt,
+        device_procedures: procedures,
         steps,
     })
+}
+
+type DeviceFlow = (Vec<Step>, Vec<String>, [crate::device::DeviceReport; 3]);
+
+/// The device's side of the demo: full procedure, optimized (second device), stored-key
+/// check, then expiry and re-establishment.
+fn device_flow(
+    dev: &dyn Fn(&str, &str) -> crate::device::DeviceConfig,
+    bsf_dev: &Bsf<SqliteStore>,
+) -> Result<DeviceFlow, String> {
+    let mut steps = Vec::new();
+    let mut procedures = Vec::new();
+    let mut run = |cfg: &crate::device::DeviceConfig,
+                   steps: &mut Vec<Step>|
+     -> Result<crate::device::DeviceReport, String> {
+        let r = crate::device::establish(cfg).map_err(|e| e.to_string())?;
+        for s in &r.steps {
+            steps.push(Step {
+                actor: "DEV",
+                what: format!("{}: {s}", cfg.device_id),
+            });
+        }
+        procedures.push(format!("{}: {}", cfg.device_id, r.procedure));
+        Ok(r)
+    };
+    let d1 = dev(DEMO_DEVICE, "device-1.json");
+    let first = run(&d1, &mut steps)?;
+    let second = run(&dev(DEMO_DEVICE_2, "device-2.json"), &mut steps)?;
+    run(&d1, &mut steps)?;
+    // Expiry: the bootstrapped session ends at the BSF and the device's key lifetime passes.
+    bsf_dev
+        .store()
+        .delete_session(&second.b_tid)
+        .map_err(|e| e.to_string())?;
+    let mut expired: crate::device::DeviceKey =
+        serde_json::from_slice(&std::fs::read(&d1.store).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    expired.key_lifetime = gbau_core::time::format_utc(1);
+    gbau_card::store::write_durably(
+        &d1.store,
+        &serde_json::to_vec(&expired).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    steps.push(Step {
+        actor: "BSF",
+        what: format!(
+            "session {} expired (forced) and {DEMO_DEVICE}'s key lifetime passed",
+            second.b_tid
+        ),
+    });
+    let renewed = run(&d1, &mut steps)?;
+    Ok((steps, procedures, [first, second, renewed]))
 }

@@ -859,6 +859,15 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 println!("Ks_ext_NAF at the MT : {}", report.ks_ext_naf_mt);
                 println!("Ks_ext_NAF at the NAF: {}", report.ks_ext_naf_naf);
                 println!(
+                    "Ks_local_MT at the MT    ({}): {}",
+                    report.device_id, report.ks_local_mt_mt
+                );
+                println!(
+                    "Ks_local_MT at the device ({}): {}",
+                    report.device_id, report.ks_local_mt_device
+                );
+                println!("device procedures: {}", report.device_procedures.join(", "));
+                println!(
                     "{}",
                     if report.keys_equal {
                         "equal: MT and NAF share the NAF-specific key"
@@ -867,7 +876,11 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     }
                 );
             }
-            let ok = report.keys_equal && report.key_update_rebootstrapped;
+            let ok = report.keys_equal
+                && report.key_update_rebootstrapped
+                && report.ks_local_mt_mt == report.ks_local_mt_device
+                && report.optimized_procedure_used
+                && report.local_key_reestablished;
             if !ok {
                 return Ok(ExitCode::from(EXIT_FAILURE));
             }

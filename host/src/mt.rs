@@ -53,7 +53,10 @@ pub enum Stream {
 
 /// Open a serial device (or pseudo-terminal) in raw mode: bytes pass unchanged.
 pub fn open_serial(path: &str) -> std::io::Result<std::fs::File> {
-    let f = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
     let mut t = rustix::termios::tcgetattr(&f)?;
     t.make_raw();
     rustix::termios::tcsetattr(&f, rustix::termios::OptionalActions::Now, &t)?;
@@ -274,6 +277,18 @@ impl Mt {
         }
     }
 
+    /// Give the card session back.
+    #[must_use]
+    pub fn into_session(self) -> Session {
+        self.session
+    }
+
+    /// The stored key of a device (hex), for reports.
+    #[must_use]
+    pub fn stored(&self, device_id: &str) -> Option<&StoredKey> {
+        self.keys.get(device_id)
+    }
+
     fn usable_key(&self, device_id: &str) -> Option<[u8; 32]> {
         let k = self.keys.get(device_id)?;
         let now = crate::http::unix_now();
@@ -340,7 +355,31 @@ pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), 
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
         }
-        _ => return Err(format!("{local:?}: use unix:PATH, tcp:127.0.0.1:PORT or serial:DEVICE")),
+        _ => {
+            return Err(format!(
+                "{local:?}: use unix:PATH, tcp:127.0.0.1:PORT or serial:DEVICE"
+            ))
+        }
     }
     Ok(())
+}
+
+/// Serve connections on a bound Unix listener until `stop` is set, then give the service
+/// back (the demo runs the device in another thread and stops the MT when it is done).
+pub fn serve_until(
+    mut mt: Mt,
+    listener: &std::os::unix::net::UnixListener,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Mt {
+    let _ = listener.set_nonblocking(true);
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((c, _)) => {
+                let _ = c.set_nonblocking(false);
+                mt.serve_connection(&mut Stream::Unix(c));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+    }
+    mt
 }

@@ -338,6 +338,28 @@ fn demo_runs_bsf_naf_and_the_key_update() {
         "servers listen on loopback"
     );
     assert!(j["naf"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    // Seed 001: the external device and the MT share Ks_local_MT.
+    assert_eq!(j["device_id"], "device-1");
+    assert_eq!(j["ks_local_mt_mt"], j["ks_local_mt_device"]);
+    assert_eq!(j["ks_local_mt_mt"].as_str().unwrap().len(), 64);
+    assert_eq!(j["optimized_procedure_used"], true);
+    assert_eq!(j["local_key_reestablished"], true);
+    let procedures: Vec<&str> = j["device_procedures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        procedures,
+        [
+            "device-1: full",
+            "device-2: optimized",
+            "device-1: stored",
+            "device-1: full"
+        ]
+    );
+    assert!(gbau_core::time::parse_utc(j["local_key_lifetime"].as_str().unwrap()).is_some());
 }
 
 #[test]

@@ -10,9 +10,24 @@ use gbau_host::local::{read_frame, write_frame, Answer};
 use support::net::{setup, start_bsf, start_key_center, start_mt};
 use support::{gbau, TempDir};
 
-fn establish(dir: &TempDir, mt: &str, kc: &str, cert: &str, device_id: &str, store: &str) -> Result<serde_json::Value, String> {
+fn establish(
+    dir: &TempDir,
+    mt: &str,
+    kc: &str,
+    cert: &str,
+    device_id: &str,
+    store: &str,
+) -> Result<serde_json::Value, String> {
     let out = gbau()
-        .args(["device", "establish", "--mt", mt, "--device-id", device_id, "--cert"])
+        .args([
+            "device",
+            "establish",
+            "--mt",
+            mt,
+            "--device-id",
+            device_id,
+            "--cert",
+        ])
         .arg(dir.path(&format!("pki/{cert}.pem")))
         .arg("--key")
         .arg(dir.path(&format!("pki/{cert}.key")))
@@ -31,7 +46,8 @@ fn establish(dir: &TempDir, mt: &str, kc: &str, cert: &str, device_id: &str, sto
 }
 
 fn mt_key(dir: &TempDir, device: &str) -> String {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path("mt/local-keys.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("mt/local-keys.json")).unwrap()).unwrap();
     v[device]["ks_local_mt"].as_str().unwrap().to_owned()
 }
 
@@ -44,16 +60,29 @@ fn full_stored_optimized_restart_and_refusals() {
 
     let full = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
     assert_eq!(full["procedure"], "full", "{full}");
-    assert_eq!(full["ks_local_mt"].as_str().unwrap(), mt_key(&dir, "device-1"), "device and MT share Ks_local_MT");
+    assert_eq!(
+        full["ks_local_mt"].as_str().unwrap(),
+        mt_key(&dir, "device-1"),
+        "device and MT share Ks_local_MT"
+    );
 
     let stored = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
     assert_eq!(stored["procedure"], "stored");
     assert_eq!(stored["ks_local_mt"], full["ks_local_mt"]);
 
     let optimized = establish(&dir, &mt.addr, &kc.url, "device-2", "device-2", "d2.json").unwrap();
-    assert_eq!(optimized["procedure"], "optimized", "the MT had a valid B-TID");
-    assert_eq!(optimized["ks_local_mt"].as_str().unwrap(), mt_key(&dir, "device-2"));
-    assert_ne!(optimized["ks_local_mt"], full["ks_local_mt"], "two devices, two keys");
+    assert_eq!(
+        optimized["procedure"], "optimized",
+        "the MT had a valid B-TID"
+    );
+    assert_eq!(
+        optimized["ks_local_mt"].as_str().unwrap(),
+        mt_key(&dir, "device-2")
+    );
+    assert_ne!(
+        optimized["ks_local_mt"], full["ks_local_mt"],
+        "two devices, two keys"
+    );
 
     // An MT restart keeps the stored keys: the key check still passes.
     drop(mt);
@@ -73,7 +102,12 @@ fn full_stored_optimized_restart_and_refusals() {
     assert_eq!(a.error.as_deref(), Some("malformed_frame"));
     write_frame(&mut s, br#"{"op":"info"}"#).unwrap();
     let a: Answer = serde_json::from_slice(&read_frame(&mut s).unwrap()).unwrap();
-    assert!(a.ok && a.naf_key_centers.unwrap_or_default().contains(&"keycenter.example.org".to_owned()));
+    assert!(
+        a.ok && a
+            .naf_key_centers
+            .unwrap_or_default()
+            .contains(&"keycenter.example.org".to_owned())
+    );
     drop(s);
 
     // The BSF forgets its sessions: the device's optimized attempt is refused by the Key
@@ -85,10 +119,21 @@ fn full_stored_optimized_restart_and_refusals() {
     bsf = start_bsf(&dir);
     kc = start_key_center(&dir, &bsf);
     mt = start_mt(&dir, &bsf);
-    let renewed = establish(&dir, &mt.addr, &kc.url, "device-2", "device-2", "d2-new.json").unwrap();
+    let renewed = establish(
+        &dir,
+        &mt.addr,
+        &kc.url,
+        "device-2",
+        "device-2",
+        "d2-new.json",
+    )
+    .unwrap();
     assert_eq!(renewed["procedure"], "full", "{renewed}");
     assert_ne!(renewed["b_tid"], optimized["b_tid"], "a new bootstrap");
-    assert_eq!(renewed["ks_local_mt"].as_str().unwrap(), mt_key(&dir, "device-2"));
+    assert_eq!(
+        renewed["ks_local_mt"].as_str().unwrap(),
+        mt_key(&dir, "device-2")
+    );
     drop(mt);
     drop(kc);
     drop(bsf);
@@ -112,14 +157,24 @@ fn serial_line_with_a_pty_pair() {
         .env("HOME", &dir.0)
         .arg("--sim")
         .arg(dir.path("card.json"))
-        .args(["mt", "serve", "--local", &format!("serial:{slave}"), "--bsf", &format!("{}/", bsf.ub), "--data"])
+        .args([
+            "mt",
+            "serve",
+            "--local",
+            &format!("serial:{slave}"),
+            "--bsf",
+            &format!("{}/", bsf.ub),
+            "--data",
+        ])
         .arg(dir.path("mt"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.starts_with("mt: serial:"), "{line}");
     std::thread::sleep(std::time::Duration::from_millis(200)); // the MT sets raw mode
     let mut port = std::fs::File::from(master);
@@ -129,7 +184,11 @@ fn serial_line_with_a_pty_pair() {
     write_frame(&mut port, br#"{"op":"bootstrap"}"#).unwrap();
     let a: Answer = serde_json::from_slice(&read_frame(&mut port).unwrap()).unwrap();
     assert!(a.ok && a.b_tid.is_some(), "{a:?}");
-    write_frame(&mut port, br#"{"op":"establish","naf_id":"keycenter.example.org","device_id":"device-1"}"#).unwrap();
+    write_frame(
+        &mut port,
+        br#"{"op":"establish","naf_id":"keycenter.example.org","device_id":"device-1"}"#,
+    )
+    .unwrap();
     let a: Answer = serde_json::from_slice(&read_frame(&mut port).unwrap()).unwrap();
     assert!(a.ok, "{a:?}");
     assert_eq!(mt_key(&dir, "device-1").len(), 64);

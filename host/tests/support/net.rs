@@ -238,8 +238,14 @@ pub fn start_mt(dir: &TempDir, bsf: &Bsf) -> MtProc {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     assert!(addr.starts_with("unix:"), "unexpected first line {line:?}");
     MtProc { child, addr }
 }
