@@ -341,6 +341,108 @@ fn network_through_the_reader() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Seed 001 with the MT's card in the virtual reader: full and optimized procedures (timed),
+/// stored-key check after an MT restart, two devices, an unauthorised Device_ID.
+fn local_key_through_the_reader() -> Result<(), Failed> {
+    let _card = ServedCard::start()?;
+    let dir = support::net::setup();
+    let bsf = support::net::start_bsf(&dir);
+    let kc = support::net::start_key_center(&dir, &bsf);
+    let card_args: Vec<String> = ["--reader", VIRTUAL_READER, "--pin", "1234"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let mut mt = support::net::start_mt_on(&dir, &bsf, &card_args);
+    let establish = |mt: &support::net::MtProc,
+                     kc_url: &str,
+                     cert: &str,
+                     id: &str,
+                     store: &str|
+     -> Result<(serde_json::Value, Duration), Failed> {
+        let t0 = std::time::Instant::now();
+        let out = support::gbau()
+            .args([
+                "device",
+                "establish",
+                "--mt",
+                &mt.addr,
+                "--device-id",
+                id,
+                "--cert",
+            ])
+            .arg(dir.path(&format!("pki/{cert}.pem")))
+            .arg("--key")
+            .arg(dir.path(&format!("pki/{cert}.key")))
+            .arg("--ca")
+            .arg(dir.path("pki/ca.pem"))
+            .args(["--key-center-url", kc_url, "--store"])
+            .arg(dir.path(store))
+            .arg("--json")
+            .output()
+            .map_err(|e| e.to_string())?;
+        let took = t0.elapsed();
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+        }
+        Ok((
+            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?,
+            took,
+        ))
+    };
+    let (full, t_full) = establish(&mt, &kc.url, "device-1", "device-1", "d1.json")?;
+    let (opt, t_opt) = establish(&mt, &kc.url, "device-2", "device-2", "d2.json")?;
+    if full["procedure"] != "full"
+        || opt["procedure"] != "optimized"
+        || full["ks_local_mt"] == opt["ks_local_mt"]
+    {
+        return Err(format!("procedures through the reader: {full} {opt}").into());
+    }
+    drop(mt);
+    mt = support::net::start_mt_on(&dir, &bsf, &card_args);
+    let (stored, t_stored) = establish(&mt, &kc.url, "device-1", "device-1", "d1.json")?;
+    if stored["procedure"] != "stored" || stored["ks_local_mt"] != full["ks_local_mt"] {
+        return Err(format!("stored key after an MT restart: {stored}").into());
+    }
+    if establish(&mt, &kc.url, "device-2", "device-1", "dx.json").is_ok() {
+        return Err("an unauthorised Device_ID got a key".into());
+    }
+    // Garbage on the local interface: an error frame, and the MT keeps serving.
+    {
+        use gbau_host::local::{read_frame, write_frame, Answer};
+        let mut s = std::os::unix::net::UnixStream::connect(mt.addr.trim_start_matches("unix:"))
+            .map_err(|e| e.to_string())?;
+        write_frame(&mut s, b"\xff\xfe").map_err(|e| e.to_string())?;
+        let a: Answer = serde_json::from_slice(&read_frame(&mut s).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        if a.error.as_deref() != Some("malformed_frame") {
+            return Err(format!("garbage answered {a:?}").into());
+        }
+    }
+    // The BSF forgets the session: the device's next establishment needs a new bootstrap
+    // and yields a new key.
+    drop(kc);
+    drop(bsf);
+    std::fs::remove_dir_all(dir.path("data")).map_err(|e| e.to_string())?;
+    let bsf = support::net::start_bsf(&dir);
+    let kc = support::net::start_key_center(&dir, &bsf);
+    drop(mt);
+    mt = support::net::start_mt_on(&dir, &bsf, &card_args);
+    let (renewed, _) = establish(&mt, &kc.url, "device-2", "device-2", "d2-new.json")?;
+    if renewed["procedure"] != "full" || renewed["ks_local_mt"] == opt["ks_local_mt"] {
+        return Err(format!("after the B-TID expired: {renewed}").into());
+    }
+    println!(
+        "\n  local key establishment through the virtual reader: full {:.1} ms, optimized {:.1} ms, stored-key check {:.1} ms (whole gbau device process)",
+        t_full.as_secs_f64() * 1e3,
+        t_opt.as_secs_f64() * 1e3,
+        t_stored.as_secs_f64() * 1e3
+    );
+    drop(mt);
+    drop(kc);
+    drop(bsf);
+    Ok(())
+}
+
 fn repl_through_the_reader() -> Result<(), Failed> {
     let card = ServedCard::start()?;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbau"));
@@ -420,6 +522,10 @@ fn main() -> ExitCode {
     trials.push(Trial::test(
         "network_through_the_reader",
         network_through_the_reader,
+    ));
+    trials.push(Trial::test(
+        "local_key_through_the_reader",
+        local_key_through_the_reader,
     ));
     trials.push(Trial::test(
         "sharing_violation_and_removed_card",

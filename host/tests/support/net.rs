@@ -225,10 +225,18 @@ impl Drop for MtProc {
 }
 
 pub fn start_mt(dir: &TempDir, bsf: &Bsf) -> MtProc {
+    let card = vec![
+        "--sim".to_owned(),
+        dir.path("card.json").display().to_string(),
+    ];
+    start_mt_on(dir, bsf, &card)
+}
+
+/// `gbau mt serve` on a given card (`--sim FILE` or `--reader NAME --pin PIN`).
+pub fn start_mt_on(dir: &TempDir, bsf: &Bsf, card: &[String]) -> MtProc {
     let mut child = gbau()
         .env("HOME", &dir.0)
-        .arg("--sim")
-        .arg(dir.path("card.json"))
+        .args(card)
         .args(["mt", "serve", "--local"])
         .arg(format!("unix:{}", dir.path("mt.sock").display()))
         .args(["--bsf", &format!("{}/", bsf.ub), "--data"])
