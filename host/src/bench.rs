@@ -429,3 +429,123 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
         store: "SQLite WAL, synchronous=FULL",
     })
 }
+
+/// What `gbau bench local-key` prints.
+#[derive(Debug, Serialize)]
+pub struct LocalKeyBench {
+    pub card: String,
+    /// The first establishment (full procedure on a card without a valid B-TID), ms.
+    pub first_procedure: String,
+    pub first_ms: f64,
+    /// Optimized procedure (§5.5.3), per run.
+    pub optimized: Latency,
+    /// Stored-key check with the MT, per run.
+    pub stored_check: Latency,
+}
+
+/// Time the device's procedures against the MT service (card in-process or in `card.reader`),
+/// a NAF Key Center and a BSF on loopback. Times are the device's whole procedure, MT and
+/// network included.
+pub fn local_key(
+    card: &crate::session::CardOpts,
+    runs: usize,
+) -> Result<LocalKeyBench, BenchError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let unexpected = |e: &dyn std::fmt::Display| BenchError::Unexpected(e.to_string());
+    let dir = std::env::temp_dir().join(format!(
+        "gbau-bench-local-{}-{}",
+        std::process::id(),
+        crate::http::unix_now()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let profile = card
+        .load_profile(true)
+        .map_err(|e| unexpected(&e))?
+        .ok_or_else(|| BenchError::Unexpected("no profile".into()))?;
+    let lab = crate::demo::start_lab(&dir, &profile, &mut |_, _| {}).map_err(|e| unexpected(&e))?;
+    let mut opts = card.clone();
+    if opts.reader.is_none() {
+        opts.sim = Some(dir.join("card.json"));
+    }
+    if opts.pin.is_none() {
+        opts.pin = Some(
+            profile
+                .pin1
+                .value
+                .block()
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .map(|b| char::from(*b))
+                .collect(),
+        );
+    }
+    let session = opts.open().map_err(|e| unexpected(&e))?;
+    let label = session.label.clone();
+    let sock = dir.join("mt.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock)?;
+    let mt = crate::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
+        .map_err(|e| unexpected(&e))?;
+    let pki = dir.join("pki");
+    let cfg = |id: &str, store: &str| crate::device::DeviceConfig {
+        mt: format!("unix:{}", sock.display()),
+        device_id: id.to_owned(),
+        cert: pki.join(format!("{id}.pem")),
+        key: pki.join(format!("{id}.key")),
+        ca: pki.join("ca.pem"),
+        key_center_url: lab.kc_url.clone(),
+        store: dir.join(store),
+    };
+    let (d1, d2) = (cfg("device-1", "d1.json"), cfg("device-2", "d2.json"));
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let worker = std::thread::spawn(
+        move || -> Result<(String, Duration, Vec<Duration>, Vec<Duration>), String> {
+            let run = || -> Result<(String, Duration, Vec<Duration>, Vec<Duration>), String> {
+                let t0 = Instant::now();
+                let first = crate::device::establish(&d1).map_err(|e| e.to_string())?;
+                let first_t = t0.elapsed();
+                let (mut opt, mut stored) = (Vec::new(), Vec::new());
+                for _ in 0..runs.max(1) {
+                    let _ = std::fs::remove_file(&d2.store);
+                    let t = Instant::now();
+                    let r = crate::device::establish(&d2).map_err(|e| e.to_string())?;
+                    if r.procedure != "optimized" {
+                        return Err(format!(
+                            "expected the optimized procedure, ran {}",
+                            r.procedure
+                        ));
+                    }
+                    opt.push(t.elapsed());
+                    let t = Instant::now();
+                    let r = crate::device::establish(&d1).map_err(|e| e.to_string())?;
+                    if r.procedure != "stored" {
+                        return Err(format!(
+                            "expected the stored-key check, ran {}",
+                            r.procedure
+                        ));
+                    }
+                    stored.push(t.elapsed());
+                }
+                Ok((first.procedure.to_owned(), first_t, opt, stored))
+            };
+            let r = run();
+            flag.store(true, Ordering::SeqCst);
+            r
+        },
+    );
+    let _mt = crate::mt::serve_until(mt, &listener, &done);
+    let (first_procedure, first_t, opt, stored) = worker
+        .join()
+        .map_err(|_| BenchError::Unexpected("device thread".into()))?
+        .map_err(BenchError::Unexpected)?;
+    drop(lab);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(LocalKeyBench {
+        card: label,
+        first_procedure,
+        first_ms: first_t.as_secs_f64() * 1e3,
+        optimized: summarize(opt),
+        stored_check: summarize(stored),
+    })
+}

@@ -169,6 +169,238 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
             *profile,
         ),
     };
+    let Lab {
+        rt,
+        bsf,
+        ub,
+        bsf_url,
+        zn_url,
+        naf,
+        url,
+        kc_url,
+    } = start_lab(dir, &profile, &mut step)?;
+    let session = opts.open().map_err(fail)?;
+    let card_label = session.label.clone();
+    let sock = dir.join("mt.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(fail)?;
+    let mt = crate::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
+        .map_err(fail)?;
+    let dev = {
+        let (sock, kc_url, pki_dev, dir) = (
+            sock.clone(),
+            kc_url.clone(),
+            dir.join("pki"),
+            dir.to_path_buf(),
+        );
+        move |id: &str, store: &str| crate::device::DeviceConfig {
+            mt: format!("unix:{}", sock.display()),
+            device_id: id.to_owned(),
+            cert: pki_dev.join(format!("{id}.pem")),
+            key: pki_dev.join(format!("{id}.key")),
+            ca: pki_dev.join("ca.pem"),
+            key_center_url: kc_url.clone(),
+            store: dir.join(store),
+        }
+    };
+    let bsf_dev = bsf.clone();
+    let device_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = device_done.clone();
+    // The device runs in its own thread (as on its own hardware); the MT serves here.
+    let device_thread = std::thread::spawn(move || {
+        let r = device_flow(&dev, &bsf_dev);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    });
+    let mt = crate::mt::serve_until(mt, &listener, &device_done);
+    let (dev_steps, procedures, [first_dev, second_dev, renewed]) = device_thread
+        .join()
+        .map_err(|_| fail("the device stopped"))?
+        .map_err(fail)?;
+    for s in dev_steps {
+        step(s.actor, s.what);
+    }
+    let ks_local_mt_mt = mt
+        .stored(DEMO_DEVICE)
+        .map(|k| k.ks_local_mt.clone())
+        .unwrap_or_default();
+    let mut session = mt.into_session();
+    let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
+    let card_key = |session: &mut crate::session::Session| -> Result<String, DemoError> {
+        let pin = session.pin.clone();
+        session
+            .with_card(|u| -> Result<String, crate::cmd::CmdError> {
+                ready(u, pin.as_deref())?;
+                let impi = crate::cmd::impi_of(u, None)?;
+                Ok(to_hex(
+                    u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?
+                        .expose(),
+                ))
+            })
+            .map_err(fail)
+    };
+
+    let first = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
+    for s in &first.steps {
+        step("MT", s.clone());
+    }
+    if first.status != 200 {
+        return Err(fail(format!("the NAF answered {}", first.status)));
+    }
+    let b_tid_first = first.b_tid.clone().unwrap_or_default();
+    let mt_first = card_key(&mut session)?;
+    let naf_first = naf.cached_key(&b_tid_first).unwrap_or_default();
+    step(
+        "NAF",
+        format!(
+            "Zn gave Ks_ext_NAF for {b_tid_first}: {}",
+            if mt_first == naf_first {
+                "equal to the card's"
+            } else {
+                "DIFFERENT"
+            }
+        ),
+    );
+
+    // Key update (seed 000): the session expires at the BSF; the NAF learns it over Zn.
+    bsf.store().delete_session(&b_tid_first).map_err(fail)?;
+    naf.forget(&b_tid_first);
+    step(
+        "BSF",
+        format!("session {b_tid_first} expired (forced); the NAF drops its cached key"),
+    );
+    let second = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
+    for s in &second.steps {
+        step("MT", s.clone());
+    }
+    if second.status != 200 {
+        return Err(fail(format!(
+            "after the key update the NAF answered {}",
+            second.status
+        )));
+    }
+    let b_tid = second.b_tid.clone().unwrap_or_default();
+    let mt = card_key(&mut session)?;
+    let naf_key = naf.cached_key(&b_tid).unwrap_or_default();
+    step(
+        "NAF",
+        format!(
+            "Zn gave the new Ks_ext_NAF for {b_tid}: {}",
+            if mt == naf_key {
+                "equal to the card's"
+            } else {
+                "DIFFERENT"
+            }
+        ),
+    );
+    drop(rt);
+    Ok(DemoReport {
+        mode: "GBA_U",
+        card: card_label,
+        bsf_ub: format!("http://{}", ub),
+        bsf_zn: zn_url,
+        naf: url,
+        b_tid: b_tid.clone(),
+        b_tid_first: b_tid_first.clone(),
+        naf_id: to_hex(&naf_id.to_bytes()),
+        keys_equal: mt == naf_key && mt_first == naf_first && !mt.is_empty(),
+        ks_ext_naf_mt: mt,
+        ks_ext_naf_naf: naf_key,
+        ks_ext_naf_mt_first: mt_first,
+        ks_ext_naf_naf_first: naf_first,
+        key_update_rebootstrapped: second.key_update && b_tid != b_tid_first,
+        resource: second.body.lines().next().unwrap_or_default().to_owned(),
+        device_id: DEMO_DEVICE.to_owned(),
+        local_key_lifetime: renewed.key_lifetime.clone(),
+        optimized_procedure_used: second_dev.procedure == "optimized",
+        local_key_reestablished: renewed.ks_local_mt != first_dev.ks_local_mt
+            && renewed.procedure != "stored",
+        ks_local_mt_device: renewed.ks_local_mt.clone(),
+        ks_local_mt_mt,
+        device_procedures: procedures,
+        steps,
+    })
+}
+
+type DeviceFlow = (Vec<Step>, Vec<String>, [crate::device::DeviceReport; 3]);
+
+/// The device's side of the demo: full procedure, optimized (second device), stored-key
+/// check, then expiry and re-establishment.
+fn device_flow(
+    dev: &dyn Fn(&str, &str) -> crate::device::DeviceConfig,
+    bsf_dev: &Bsf<SqliteStore>,
+) -> Result<DeviceFlow, String> {
+    let mut steps = Vec::new();
+    let mut procedures = Vec::new();
+    let mut run = |cfg: &crate::device::DeviceConfig,
+                   steps: &mut Vec<Step>|
+     -> Result<crate::device::DeviceReport, String> {
+        let r = crate::device::establish(cfg).map_err(|e| e.to_string())?;
+        for s in &r.steps {
+            steps.push(Step {
+                actor: "DEV",
+                what: format!("{}: {s}", cfg.device_id),
+            });
+        }
+        procedures.push(format!("{}: {}", cfg.device_id, r.procedure));
+        Ok(r)
+    };
+    let d1 = dev(DEMO_DEVICE, "device-1.json");
+    let first = run(&d1, &mut steps)?;
+    let second = run(&dev(DEMO_DEVICE_2, "device-2.json"), &mut steps)?;
+    run(&d1, &mut steps)?;
+    // Expiry: the bootstrapped session ends at the BSF and the device's key lifetime passes.
+    bsf_dev
+        .store()
+        .delete_session(&second.b_tid)
+        .map_err(|e| e.to_string())?;
+    let mut expired: crate::device::DeviceKey =
+        serde_json::from_slice(&std::fs::read(&d1.store).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    expired.key_lifetime = gbau_core::time::format_utc(1);
+    gbau_card::store::write_durably(
+        &d1.store,
+        &serde_json::to_vec(&expired).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    steps.push(Step {
+        actor: "BSF",
+        what: format!(
+            "session {} expired (forced) and {DEMO_DEVICE}'s key lifetime passed",
+            second.b_tid
+        ),
+    });
+    let renewed = run(&d1, &mut steps)?;
+    Ok((steps, procedures, [first, second, renewed]))
+}
+
+/// The network side of the demo and the benchmarks, on 127.0.0.1 with OS-picked ports.
+pub struct Lab {
+    pub rt: tokio::runtime::Runtime,
+    pub bsf: Arc<Bsf<SqliteStore>>,
+    pub ub: std::net::SocketAddr,
+    pub bsf_url: String,
+    pub zn_url: String,
+    pub naf: Arc<Naf>,
+    pub url: String,
+    pub kc_url: String,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("bsf_url", &self.bsf_url)
+            .field("kc_url", &self.kc_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Start a test PKI (in `dir/pki`), a BSF, a NAF and a NAF Key Center for `profile`'s
+/// subscriber; `step` narrates.
+pub fn start_lab(
+    dir: &std::path::Path,
+    profile: &Profile,
+    step: &mut dyn FnMut(&'static str, String),
+) -> Result<Lab, DemoError> {
     let bsf_fqdn = profile.imsi.bsf_fqdn(profile.mnc_length);
 
     // PKI and servers on loopback.
@@ -192,7 +424,7 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         ),
     );
     let store = SqliteStore::open(&dir.join("bsf")).map_err(fail)?;
-    let bsf = Arc::new(Bsf::new(&bsf_fqdn, vec![subscriber(&profile)], store));
+    let bsf = Arc::new(Bsf::new(&bsf_fqdn, vec![subscriber(profile)], store));
     let nafs = vec![
         (
             crate::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
@@ -311,196 +543,14 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         "KC",
         format!("NAF Key Center keycenter.example.org on {kc_url} (device certificates)"),
     );
-    let session = opts.open().map_err(fail)?;
-    let card_label = session.label.clone();
-    let sock = dir.join("mt.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(fail)?;
-    let mt = crate::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
-        .map_err(fail)?;
-    let dev = {
-        let (sock, kc_url, pki_dev, dir) = (
-            sock.clone(),
-            kc_url.clone(),
-            dir.join("pki"),
-            dir.to_path_buf(),
-        );
-        move |id: &str, store: &str| crate::device::DeviceConfig {
-            mt: format!("unix:{}", sock.display()),
-            device_id: id.to_owned(),
-            cert: pki_dev.join(format!("{id}.pem")),
-            key: pki_dev.join(format!("{id}.key")),
-            ca: pki_dev.join("ca.pem"),
-            key_center_url: kc_url.clone(),
-            store: dir.join(store),
-        }
-    };
-    let bsf_dev = bsf.clone();
-    let device_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let done = device_done.clone();
-    // The device runs in its own thread (as on its own hardware); the MT serves here.
-    let device_thread = std::thread::spawn(move || {
-        let r = device_flow(&dev, &bsf_dev);
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-        r
-    });
-    let mt = crate::mt::serve_until(mt, &listener, &device_done);
-    let (dev_steps, procedures, [first_dev, second_dev, renewed]) = device_thread
-        .join()
-        .map_err(|_| fail("the device stopped"))?
-        .map_err(fail)?;
-    for s in dev_steps {
-        step(s.actor, s.what);
-    }
-    let ks_local_mt_mt = mt
-        .stored(DEMO_DEVICE)
-        .map(|k| k.ks_local_mt.clone())
-        .unwrap_or_default();
-    let mut session = mt.into_session();
-    let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
-    let card_key = |session: &mut crate::session::Session| -> Result<String, DemoError> {
-        let pin = session.pin.clone();
-        session
-            .with_card(|u| -> Result<String, crate::cmd::CmdError> {
-                ready(u, pin.as_deref())?;
-                let impi = crate::cmd::impi_of(u, None)?;
-                Ok(to_hex(
-                    u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?
-                        .expose(),
-                ))
-            })
-            .map_err(fail)
-    };
-
-    let first = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
-    for s in &first.steps {
-        step("MT", s.clone());
-    }
-    if first.status != 200 {
-        return Err(fail(format!("the NAF answered {}", first.status)));
-    }
-    let b_tid_first = first.b_tid.clone().unwrap_or_default();
-    let mt_first = card_key(&mut session)?;
-    let naf_first = naf.cached_key(&b_tid_first).unwrap_or_default();
-    step(
-        "NAF",
-        format!(
-            "Zn gave Ks_ext_NAF for {b_tid_first}: {}",
-            if mt_first == naf_first {
-                "equal to the card's"
-            } else {
-                "DIFFERENT"
-            }
-        ),
-    );
-
-    // Key update (seed 000): the session expires at the BSF; the NAF learns it over Zn.
-    bsf.store().delete_session(&b_tid_first).map_err(fail)?;
-    naf.forget(&b_tid_first);
-    step(
-        "BSF",
-        format!("session {b_tid_first} expired (forced); the NAF drops its cached key"),
-    );
-    let second = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
-    for s in &second.steps {
-        step("MT", s.clone());
-    }
-    if second.status != 200 {
-        return Err(fail(format!(
-            "after the key update the NAF answered {}",
-            second.status
-        )));
-    }
-    let b_tid = second.b_tid.clone().unwrap_or_default();
-    let mt = card_key(&mut session)?;
-    let naf_key = naf.cached_key(&b_tid).unwrap_or_default();
-    step(
-        "NAF",
-        format!(
-            "Zn gave the new Ks_ext_NAF for {b_tid}: {}",
-            if mt == naf_key {
-                "equal to the card's"
-            } else {
-                "DIFFERENT"
-            }
-        ),
-    );
-    drop(rt);
-    Ok(DemoReport {
-        mode: "GBA_U",
-        card: card_label,
-        bsf_ub: format!("http://{}", bound.ub),
-        bsf_zn: zn_url,
-        naf: url,
-        b_tid: b_tid.clone(),
-        b_tid_first: b_tid_first.clone(),
-        naf_id: to_hex(&naf_id.to_bytes()),
-        keys_equal: mt == naf_key && mt_first == naf_first && !mt.is_empty(),
-        ks_ext_naf_mt: mt,
-        ks_ext_naf_naf: naf_key,
-        ks_ext_naf_mt_first: mt_first,
-        ks_ext_naf_naf_first: naf_first,
-        key_update_rebootstrapped: second.key_update && b_tid != b_tid_first,
-        resource: second.body.lines().next().unwrap_or_default().to_owned(),
-        device_id: DEMO_DEVICE.to_owned(),
-        local_key_lifetime: renewed.key_lifetime.clone(),
-        optimized_procedure_used: second_dev.procedure == "optimized",
-        local_key_reestablished: renewed.ks_local_mt != first_dev.ks_local_mt
-            && renewed.procedure != "stored",
-        ks_local_mt_device: renewed.ks_local_mt.clone(),
-        ks_local_mt_mt,
-        device_procedures: procedures,
-        steps,
+    Ok(Lab {
+        rt,
+        bsf,
+        ub: bound.ub,
+        bsf_url,
+        zn_url,
+        naf,
+        url,
+        kc_url,
     })
-}
-
-type DeviceFlow = (Vec<Step>, Vec<String>, [crate::device::DeviceReport; 3]);
-
-/// The device's side of the demo: full procedure, optimized (second device), stored-key
-/// check, then expiry and re-establishment.
-fn device_flow(
-    dev: &dyn Fn(&str, &str) -> crate::device::DeviceConfig,
-    bsf_dev: &Bsf<SqliteStore>,
-) -> Result<DeviceFlow, String> {
-    let mut steps = Vec::new();
-    let mut procedures = Vec::new();
-    let mut run = |cfg: &crate::device::DeviceConfig,
-                   steps: &mut Vec<Step>|
-     -> Result<crate::device::DeviceReport, String> {
-        let r = crate::device::establish(cfg).map_err(|e| e.to_string())?;
-        for s in &r.steps {
-            steps.push(Step {
-                actor: "DEV",
-                what: format!("{}: {s}", cfg.device_id),
-            });
-        }
-        procedures.push(format!("{}: {}", cfg.device_id, r.procedure));
-        Ok(r)
-    };
-    let d1 = dev(DEMO_DEVICE, "device-1.json");
-    let first = run(&d1, &mut steps)?;
-    let second = run(&dev(DEMO_DEVICE_2, "device-2.json"), &mut steps)?;
-    run(&d1, &mut steps)?;
-    // Expiry: the bootstrapped session ends at the BSF and the device's key lifetime passes.
-    bsf_dev
-        .store()
-        .delete_session(&second.b_tid)
-        .map_err(|e| e.to_string())?;
-    let mut expired: crate::device::DeviceKey =
-        serde_json::from_slice(&std::fs::read(&d1.store).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    expired.key_lifetime = gbau_core::time::format_utc(1);
-    gbau_card::store::write_durably(
-        &d1.store,
-        &serde_json::to_vec(&expired).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    steps.push(Step {
-        actor: "BSF",
-        what: format!(
-            "session {} expired (forced) and {DEMO_DEVICE}'s key lifetime passed",
-            second.b_tid
-        ),
-    });
-    let renewed = run(&d1, &mut steps)?;
-    Ok((steps, procedures, [first, second, renewed]))
 }

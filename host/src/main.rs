@@ -481,6 +481,15 @@ enum BsfCommand {
 
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
+    /// Seed 001: time the device's full, optimized and stored-key procedures (card in-process, or --reader)
+    LocalKey {
+        /// Optimized and stored-key runs
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// BSF: simulated UEs bootstrapping over HTTP on loopback, then Zn lookups over HTTPS
     Bsf {
         /// Number of simulated UEs (soft USIMs)
@@ -1095,6 +1104,30 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 .load_profile(true)?
                 .ok_or_else(|| UsageError::new("--profile", "no profile"))?;
             card_cmd::stdio(profile, &state)?;
+        }
+        Command::Bench(BenchCommand::LocalKey { runs, json }) => {
+            let r = bench::local_key(&card, runs)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("local key establishment (seed 001), card: {}", r.card);
+                println!(
+                    "  first establishment ({}): {:.1} ms",
+                    r.first_procedure, r.first_ms
+                );
+                println!(
+                    "  optimized procedure:    median {:.1} ms  p90 {:.1} ms  ({} runs)",
+                    r.optimized.median_us / 1e3,
+                    r.optimized.p90_us / 1e3,
+                    r.optimized.count
+                );
+                println!(
+                    "  stored-key check:       median {:.1} ms  p90 {:.1} ms  ({} runs)",
+                    r.stored_check.median_us / 1e3,
+                    r.stored_check.p90_us / 1e3,
+                    r.stored_check.count
+                );
+            }
         }
         Command::Bench(BenchCommand::Bsf {
             ues,
