@@ -487,14 +487,8 @@ pub fn local_key(
     let mt = crate::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(|e| unexpected(&e))?;
     let pki = dir.join("pki");
-    let cfg = |id: &str, store: &str| crate::device::DeviceConfig {
-        mt: format!("unix:{}", sock.display()),
-        device_id: id.to_owned(),
-        cert: pki.join(format!("{id}.pem")),
-        key: pki.join(format!("{id}.key")),
-        ca: pki.join("ca.pem"),
-        key_center_url: lab.kc_url.clone(),
-        store: dir.join(store),
+    let cfg = |id: &str, store: &str| {
+        crate::device::DeviceConfig::from_pki(&pki, id, &sock, &lab.kc_url, dir.join(store))
     };
     let (d1, d2) = (cfg("device-1", "d1.json"), cfg("device-2", "d2.json"));
     let done = Arc::new(AtomicBool::new(false));

@@ -186,20 +186,14 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     let mt = crate::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(fail)?;
     let dev = {
-        let (sock, kc_url, pki_dev, dir) = (
+        let (sock, kc_url, pki, dir) = (
             sock.clone(),
             kc_url.clone(),
             dir.join("pki"),
             dir.to_path_buf(),
         );
-        move |id: &str, store: &str| crate::device::DeviceConfig {
-            mt: format!("unix:{}", sock.display()),
-            device_id: id.to_owned(),
-            cert: pki_dev.join(format!("{id}.pem")),
-            key: pki_dev.join(format!("{id}.key")),
-            ca: pki_dev.join("ca.pem"),
-            key_center_url: kc_url.clone(),
-            store: dir.join(store),
+        move |id: &str, store: &str| {
+            crate::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
         }
     };
     let bsf_dev = bsf.clone();

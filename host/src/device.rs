@@ -27,6 +27,29 @@ pub struct DeviceConfig {
     pub store: PathBuf,
 }
 
+impl DeviceConfig {
+    /// A device `id` whose certificate, key and CA are `pki/ID.pem`, `pki/ID.key` and
+    /// `pki/ca.pem` (as `gbau pki create` writes them), talking to the MT on a Unix socket.
+    #[must_use]
+    pub fn from_pki(
+        pki: &Path,
+        id: &str,
+        mt_socket: &Path,
+        key_center_url: &str,
+        store: PathBuf,
+    ) -> Self {
+        Self {
+            mt: format!("unix:{}", mt_socket.display()),
+            device_id: id.to_owned(),
+            cert: pki.join(format!("{id}.pem")),
+            key: pki.join(format!("{id}.key")),
+            ca: pki.join("ca.pem"),
+            key_center_url: key_center_url.to_owned(),
+            store,
+        }
+    }
+}
+
 /// The device's stored key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceKey {

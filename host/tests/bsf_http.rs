@@ -212,8 +212,8 @@ fn no_session_lost_to_a_kill_during_load() {
         }));
     }
     std::thread::sleep(Duration::from_millis(400));
-    bsf.child.kill().unwrap();
-    let _ = bsf.child.wait();
+    bsf.proc.child.kill().unwrap();
+    let _ = bsf.proc.child.wait();
     for w in workers {
         w.join().unwrap();
     }
