@@ -446,10 +446,17 @@ pub fn gba_naf_key(
     s.with_card(|u| {
         ready(u, pin.as_deref())?;
         let impi = impi_of(u, impi)?;
-        let gbabp = u.gbabp()?;
-        let key = u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
+        let mode = crate::ub::card_mode(u)?;
+        let b_tid = match mode {
+            crate::ub::GbaMode::GbaU => u.gbabp()?.b_tid,
+            crate::ub::GbaMode::GbaMe => crate::me_store::get(impi.as_str())
+                .map_err(CmdError::Ub)?
+                .map(|m| m.b_tid)
+                .unwrap_or_default(),
+        };
+        let key = crate::ua::naf_key(u, mode, &impi, &naf_id)?;
         Ok(NafKeyReport {
-            b_tid: gbabp.b_tid,
+            b_tid,
             naf_id: to_hex(&naf_id.to_bytes()),
             ks_ext_naf: to_hex(key.expose()),
         })

@@ -45,7 +45,7 @@ pub struct Step {
 /// What `gbau demo --json` prints.
 #[derive(Debug, Serialize)]
 pub struct DemoReport {
-    /// "GBA_U": the card computes Ks_ext_NAF.
+    /// "GBA_U" (the card computes Ks_ext_NAF) or "GBA_ME" (a card without GBA: the MT does).
     pub mode: &'static str,
     /// Where the card is.
     pub card: String,
@@ -288,7 +288,7 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     );
     drop(rt);
     Ok(DemoReport {
-        mode: "GBA_U",
+        mode: second.mode.map_or("GBA_U", crate::ub::GbaMode::name),
         card: card_label,
         bsf_ub: format!("http://{}", ub),
         bsf_zn: zn_url,

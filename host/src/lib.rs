@@ -13,6 +13,7 @@ pub mod http;
 pub mod input;
 pub mod key_center;
 pub mod local;
+pub mod me_store;
 pub mod mt;
 pub mod naf;
 pub mod pki;

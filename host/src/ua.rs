@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::cmd::CmdError;
 use crate::naf::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
 use crate::session::{ready, LockedUsim, Session};
-use crate::ub::ResEncoding;
+use crate::ub::{GbaMode, ResEncoding};
 
 /// What `gbau http GET` did.
 #[derive(Debug, Serialize)]
@@ -24,6 +24,8 @@ pub struct UaReport {
     pub bootstraps: u32,
     /// Resynchronisations from AUTS during those bootstraps.
     pub resynchronisations: u32,
+    /// GBA_U or GBA_ME, as the card allows.
+    pub mode: Option<GbaMode>,
     pub key_update: bool,
     pub steps: Vec<String>,
 }
@@ -96,11 +98,49 @@ fn bootstrap(
     Ok(b)
 }
 
-fn valid_b_tid(u: &mut LockedUsim<'_>, now: u64) -> Result<Option<String>, CmdError> {
-    let p = u.gbabp()?;
-    let valid =
-        !p.b_tid.is_empty() && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
-    Ok(valid.then_some(p.b_tid))
+/// A valid B-TID: from EF_GBABP (GBA_U) or from the MT's own store (GBA_ME).
+fn valid_b_tid(
+    u: &mut LockedUsim<'_>,
+    mode: GbaMode,
+    impi: &str,
+    now: u64,
+) -> Result<Option<String>, CmdError> {
+    match mode {
+        GbaMode::GbaU => {
+            let p = u.gbabp()?;
+            let valid = !p.b_tid.is_empty()
+                && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
+            Ok(valid.then_some(p.b_tid))
+        }
+        GbaMode::GbaMe => Ok(crate::me_store::get(impi)
+            .map_err(CmdError::Ub)?
+            .filter(|s| s.valid(now))
+            .map(|s| s.b_tid)),
+    }
+}
+
+/// The NAF key: Ks_ext_NAF from the card (GBA_U), or Ks_NAF computed in the MT (GBA_ME).
+pub fn naf_key(
+    u: &mut LockedUsim<'_>,
+    mode: GbaMode,
+    impi: &gbau_core::identity::Impi,
+    naf_id: &NafId,
+) -> Result<gbau_core::secret::KsNaf, CmdError> {
+    match mode {
+        GbaMode::GbaU => Ok(u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?),
+        GbaMode::GbaMe => {
+            let s = crate::me_store::get(impi.as_str())
+                .map_err(CmdError::Ub)?
+                .ok_or_else(|| {
+                    CmdError::Mismatch("GBA_ME: no bootstrapping kept by the MT".into())
+                })?;
+            let (ks, rand) = s
+                .key()
+                .ok_or_else(|| CmdError::Mismatch("GBA_ME store entry is malformed".into()))?;
+            gbau_core::kdf::ks_ext_naf(&ks, &rand, impi, naf_id)
+                .map_err(|e| CmdError::Mismatch(e.to_string()))
+        }
+    }
 }
 
 /// GET `url` with GBA: bootstrap when needed, answer the NAF's Digest challenge with the
@@ -131,6 +171,7 @@ pub fn http_get(
             b_tid: None,
             bootstraps: 0,
             resynchronisations: 0,
+            mode: None,
             key_update: false,
             steps: Vec::new(),
         };
@@ -147,7 +188,10 @@ pub fn http_get(
             };
             ready(u, pin.as_deref())?;
             let now = crate::http::unix_now();
-            let b_tid = match (answered_once, valid_b_tid(u, now)?) {
+            let mode = crate::ub::card_mode(u)?;
+            report.mode = Some(mode);
+            let impi = u.imsi()?.impi(u.mnc_length()?);
+            let b_tid = match (answered_once, valid_b_tid(u, mode, impi.as_str(), now)?) {
                 (false, Some(b)) => {
                     steps.push(format!("valid B-TID on the card: {b}"));
                     b
@@ -168,10 +212,13 @@ pub fn http_get(
             };
 
             let naf_id = NafId::new(&fqdn, UA_ID).map_err(|e| CmdError::Ub(e.to_string()))?;
-            let imsi = u.imsi()?;
-            let impi = imsi.impi(u.mnc_length()?);
-            let key = u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?;
-            steps.push(format!("Ks_ext_NAF for {fqdn} derived on the card"));
+            let key = naf_key(u, mode, &impi, &naf_id)?;
+            steps.push(match mode {
+                GbaMode::GbaU => format!("Ks_ext_NAF for {fqdn} derived on the card (GBA_U)"),
+                GbaMode::GbaMe => format!(
+                    "Ks_NAF for {fqdn} derived in the MT (GBA_ME: the card has no GBA service)"
+                ),
+            });
             let password = base64::engine::general_purpose::STANDARD.encode(key.expose());
             let mut cn = [0u8; 8];
             crate::http::os_random(&mut cn);

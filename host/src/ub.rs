@@ -217,6 +217,28 @@ pub fn parse_bootstrapping_info(body: &[u8]) -> Result<(String, String), UbError
     Ok((b_tid, lifetime))
 }
 
+/// Which GBA the MT runs (TS 33.220 §4 vs §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum GbaMode {
+    /// The card's GBA bootstrapping mode; Ks stays on the card.
+    #[serde(rename = "GBA_U")]
+    GbaU,
+    /// The 3G context; Ks = CK ‖ IK and Ks_NAF are computed in the MT.
+    #[serde(rename = "GBA_ME")]
+    GbaMe,
+}
+
+impl GbaMode {
+    /// "GBA_U" or "GBA_ME".
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GbaU => "GBA_U",
+            Self::GbaMe => "GBA_ME",
+        }
+    }
+}
+
 /// The result of a bootstrap.
 #[derive(Debug, Clone, Serialize)]
 pub struct Bootstrapped {
@@ -224,6 +246,10 @@ pub struct Bootstrapped {
     pub lifetime: String,
     pub resynchronisations: u32,
     pub res_encoding: ResEncoding,
+    pub mode: GbaMode,
+    /// GBA_ME: Ks and RAND, kept by the MT (never printed).
+    #[serde(skip)]
+    pub me_key: Option<(gbau_core::secret::Ks, Rand)>,
 }
 
 /// Longest chain of resynchronisations before giving up.
@@ -240,6 +266,28 @@ pub fn bootstrap(
     cnonce: &str,
     exchange: &mut dyn FnMut(&str) -> Result<HttpAnswer, UbError>,
 ) -> Result<Bootstrapped, UbError> {
+    bootstrap_mode(
+        usim,
+        impi,
+        bsf_realm,
+        res_encoding,
+        cnonce,
+        exchange,
+        GbaMode::GbaU,
+    )
+}
+
+/// [`bootstrap`] in either mode: GBA_U uses the card's GBA bootstrapping mode and writes
+/// EF_GBABP; GBA_ME runs the 3G context and returns Ks for the MT to keep.
+pub fn bootstrap_mode(
+    usim: &mut LockedUsim<'_>,
+    impi: &str,
+    bsf_realm: &str,
+    res_encoding: ResEncoding,
+    cnonce: &str,
+    exchange: &mut dyn FnMut(&str) -> Result<HttpAnswer, UbError>,
+    mode: GbaMode,
+) -> Result<Bootstrapped, UbError> {
     let uri = "/";
     let mut answer = exchange(&initial_authorization(impi, bsf_realm, uri))?;
     let mut resyncs = 0;
@@ -255,7 +303,19 @@ pub fn bootstrap(
             .as_deref()
             .ok_or_else(|| UbError::Challenge("401 without WWW-Authenticate".into()))?;
         let ch = parse_challenge(header)?;
-        let outcome = match usim.gba_bootstrap(&ch.rand, &ch.autn) {
+        let outcome = match mode {
+            GbaMode::GbaU => usim.gba_bootstrap(&ch.rand, &ch.autn).map(|o| match o {
+                AuthOutcome::Success(res) => AuthOutcome::Success((res, None)),
+                AuthOutcome::SyncFailure(a) => AuthOutcome::SyncFailure(a),
+            }),
+            GbaMode::GbaMe => usim.authenticate_3g(&ch.rand, &ch.autn).map(|o| match o {
+                AuthOutcome::Success((res, ck, ik)) => {
+                    AuthOutcome::Success((res, Some(gbau_core::secret::Ks::from_ck_ik(&ck, &ik))))
+                }
+                AuthOutcome::SyncFailure(a) => AuthOutcome::SyncFailure(a),
+            }),
+        };
+        let outcome = match outcome {
             Err(UsimError::Status {
                 sw: gbau_core::StatusWord::AuthenticationErrorIncorrectMac,
                 ..
@@ -279,7 +339,7 @@ pub fn bootstrap(
                     cnonce,
                 ))?;
             }
-            AuthOutcome::Success(res) => {
+            AuthOutcome::Success((res, me_ks)) => {
                 let auth = answer_authorization(
                     &ch,
                     impi,
@@ -298,12 +358,16 @@ pub fn bootstrap(
                 }
                 verify_rspauth(&ch, impi, uri, &res, res_encoding, cnonce, &ok)?;
                 let (b_tid, lifetime) = parse_bootstrapping_info(&ok.body)?;
-                usim.write_btid_lifetime(&b_tid, &lifetime)?;
+                if mode == GbaMode::GbaU {
+                    usim.write_btid_lifetime(&b_tid, &lifetime)?;
+                }
                 return Ok(Bootstrapped {
                     b_tid,
                     lifetime,
                     resynchronisations: resyncs,
                     res_encoding,
+                    mode,
+                    me_key: me_ks.map(|k| (k, ch.rand)),
                 });
             }
         }
@@ -407,14 +471,36 @@ pub fn bootstrap_over_http(
     let url = bsf_url.map_or_else(|| format!("http://{realm}/"), str::to_owned);
     let mut cnonce = [0u8; 8];
     crate::http::os_random(&mut cnonce);
-    let mut exchange = http_exchange(&url, true)?;
-    let b = bootstrap(
+    let mode = card_mode(usim)?;
+    let mut exchange = http_exchange(&url, mode == GbaMode::GbaU)?;
+    let impi = imsi.impi(mnc);
+    let b = bootstrap_mode(
         usim,
-        imsi.impi(mnc).as_str(),
+        impi.as_str(),
         &realm,
         enc,
         &to_hex(&cnonce),
         &mut exchange,
+        mode,
     )?;
+    if let Some((ks, rand)) = &b.me_key {
+        crate::me_store::put(
+            impi.as_str(),
+            &crate::me_store::MeSession::new(&b.b_tid, &b.lifetime, rand, ks),
+        )
+        .map_err(UbError::Http)?;
+    }
     Ok((url, b))
+}
+
+/// GBA_U when the card offers the GBA service (UST service 68), else GBA_ME.
+pub fn card_mode(usim: &mut LockedUsim<'_>) -> Result<GbaMode, UbError> {
+    let ust = usim.ust()?;
+    Ok(
+        if gbau_core::ef::service_available(&ust, gbau_core::ef::SERVICE_GBA) {
+            GbaMode::GbaU
+        } else {
+            GbaMode::GbaMe
+        },
+    )
 }

@@ -94,3 +94,69 @@ fn a_naf_without_the_key_is_refused_cleanly() {
         "an unknown nonce gets a fresh challenge"
     );
 }
+
+/// A card without the GBA service (UST 68 off): the MT falls back to GBA_ME — 3G context,
+/// Ks and Ks_NAF in the MT, the BSF told by the User-Agent (no 3gpp-gba-uicc) — and says so.
+#[test]
+fn gba_me_fallback_with_a_card_without_gba() {
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let naf = start_naf(&dir, &bsf, "naf.example.org");
+    let profile = std::fs::read_to_string(support::profile())
+        .unwrap()
+        .replace("services: [27, 68, 76]", "services: [27]");
+    std::fs::write(dir.path("no-gba.yaml"), profile).unwrap();
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = gbau()
+            .env("HOME", &dir.0)
+            .arg("--profile")
+            .arg(dir.path("no-gba.yaml"))
+            .arg("--sim")
+            .arg(dir.path("card.json"))
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gbau {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let j = run(&[
+        "http",
+        "GET",
+        &format!("{}resource", naf.url),
+        "--bsf",
+        &format!("{}/", bsf.ub),
+    ]);
+    assert_eq!(j["status"], 200, "{j}");
+    assert_eq!(j["mode"], "GBA_ME");
+    assert!(j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().contains("derived in the MT (GBA_ME")));
+    // A second request reuses the B-TID the MT keeps; naf-key reports it too.
+    let again = run(&[
+        "http",
+        "GET",
+        &format!("{}resource", naf.url),
+        "--bsf",
+        &format!("{}/", bsf.ub),
+    ]);
+    assert_eq!(
+        (again["status"].as_u64(), again["bootstraps"].as_u64()),
+        (Some(200), Some(0))
+    );
+    let k = run(&["gba", "naf-key", "--naf-fqdn", "naf.example.org"]);
+    assert_eq!(k["b_tid"], j["b_tid"]);
+    let meta = std::fs::metadata(dir.path(".local/state/gbau/gba-me.json")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "the MT's key store is owner-only"
+    );
+}
