@@ -653,7 +653,7 @@ impl Card {
                 if !self.gba_enabled(app) {
                     return Err(StatusWord::SecurityContextNotSupported);
                 }
-                match mode {
+                match mode? {
                     GbaMode::Bootstrap { rand, autn } => {
                         self.gba_bootstrap(adf, app, &Rand(rand), &Autn(autn))
                     }

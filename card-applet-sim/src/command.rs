@@ -129,7 +129,9 @@ pub enum AuthContext {
     /// 3G context: `10 RAND 10 AUTN`.
     Umts { rand: [u8; 16], autn: [u8; 16] },
     /// GBA context.
-    Gba(GbaMode),
+    /// GBA context; malformed data is kept as its status word so that the card can refuse
+    /// an unsupported context ('9864') before looking at the data.
+    Gba(Result<GbaMode, StatusWord>),
 }
 
 /// A parsed command.
@@ -253,43 +255,47 @@ fn parse_authenticate(apdu: &CommandApdu) -> Result<AuthContext, StatusWord> {
             _ if d.len() != 34 => Err(StatusWord::WrongLength),
             _ => Err(StatusWord::IncorrectData),
         },
-        auth_p2::GBA => match d {
-            [TAG_GBA_BOOTSTRAP, rest @ ..] => match rest {
-                [0x10, r @ ..] if r.len() == 33 && r[16] == 0x10 => {
-                    Ok(AuthContext::Gba(GbaMode::Bootstrap {
-                        rand: to16(&r[..16])?,
-                        autn: to16(&r[17..])?,
-                    }))
-                }
-                _ if rest.len() != 34 => Err(StatusWord::WrongLength),
-                _ => Err(StatusWord::IncorrectData),
-            },
-            [TAG_GBA_NAF_DERIVATION, rest @ ..] => {
-                let mut rest = rest;
-                let naf_id = gbau_core::tlv::read_lv(&mut rest)
-                    .map_err(|_| StatusWord::WrongLength)?
-                    .to_vec();
-                let impi = if rest.is_empty() {
-                    None
-                } else {
-                    Some(
-                        gbau_core::tlv::read_lv(&mut rest)
-                            .map_err(|_| StatusWord::WrongLength)?
-                            .to_vec(),
-                    )
-                };
-                if !rest.is_empty() {
-                    return Err(StatusWord::WrongLength);
-                }
-                if naf_id.is_empty() {
-                    return Err(StatusWord::IncorrectData);
-                }
-                Ok(AuthContext::Gba(GbaMode::NafDerivation { naf_id, impi }))
-            }
-            [] => Err(StatusWord::WrongLength),
+        // The GBA data is checked after the service (TS 31.102: '9864' when GBA is off).
+        auth_p2::GBA => Ok(AuthContext::Gba(parse_gba(d))),
+        _ => Err(StatusWord::IncorrectP1P2),
+    }
+}
+
+/// The data of the GBA context: bootstrapping or NAF derivation mode.
+fn parse_gba(d: &[u8]) -> Result<GbaMode, StatusWord> {
+    match d {
+        [TAG_GBA_BOOTSTRAP, rest @ ..] => match rest {
+            [0x10, r @ ..] if r.len() == 33 && r[16] == 0x10 => Ok(GbaMode::Bootstrap {
+                rand: to16(&r[..16])?,
+                autn: to16(&r[17..])?,
+            }),
+            _ if rest.len() != 34 => Err(StatusWord::WrongLength),
             _ => Err(StatusWord::IncorrectData),
         },
-        _ => Err(StatusWord::IncorrectP1P2),
+        [TAG_GBA_NAF_DERIVATION, rest @ ..] => {
+            let mut rest = rest;
+            let naf_id = gbau_core::tlv::read_lv(&mut rest)
+                .map_err(|_| StatusWord::WrongLength)?
+                .to_vec();
+            let impi = if rest.is_empty() {
+                None
+            } else {
+                Some(
+                    gbau_core::tlv::read_lv(&mut rest)
+                        .map_err(|_| StatusWord::WrongLength)?
+                        .to_vec(),
+                )
+            };
+            if !rest.is_empty() {
+                return Err(StatusWord::WrongLength);
+            }
+            if naf_id.is_empty() {
+                return Err(StatusWord::IncorrectData);
+            }
+            Ok(GbaMode::NafDerivation { naf_id, impi })
+        }
+        [] => Err(StatusWord::WrongLength),
+        _ => Err(StatusWord::IncorrectData),
     }
 }
 
@@ -476,11 +482,14 @@ mod tests {
     fn parses_the_chain_vector_commands() {
         assert!(matches!(
             parse("0088008423DD1023553cbe9637a89d218ae64dae47bf351055f328b43577b9b98c7f3f0d723fb24400"),
-            Ok(Command::Authenticate(AuthContext::Gba(GbaMode::Bootstrap { .. })))
+            Ok(Command::Authenticate(AuthContext::Gba(Ok(GbaMode::Bootstrap { .. }))))
         ));
         let naf = parse("0088008448DE146e61662e6578616d706c652e6f72670100000002313030313031303030303030303030314069 6d732e6d6e633030312e6d63633030312e336770706e6574776f726b2e6f726700").unwrap();
         match naf {
-            Command::Authenticate(AuthContext::Gba(GbaMode::NafDerivation { naf_id, impi })) => {
+            Command::Authenticate(AuthContext::Gba(Ok(GbaMode::NafDerivation {
+                naf_id,
+                impi,
+            }))) => {
                 assert_eq!(naf_id.len(), 20);
                 assert_eq!(impi.unwrap().len(), 49);
             }
@@ -500,7 +509,12 @@ mod tests {
         assert_eq!(parse("00200001043132FFFF"), Err(StatusWord::WrongLength));
         assert_eq!(parse("0088008204"), Err(StatusWord::IncorrectP1P2));
         assert_eq!(parse("008800810210AA"), Err(StatusWord::WrongLength));
-        assert_eq!(parse("00880084021011"), Err(StatusWord::IncorrectData));
+        assert_eq!(
+            parse("00880084021011"),
+            Ok(Command::Authenticate(AuthContext::Gba(Err(
+                StatusWord::IncorrectData
+            ))))
+        );
         assert_eq!(parse("00B2010500"), Err(StatusWord::IncorrectP1P2));
     }
 }

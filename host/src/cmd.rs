@@ -58,6 +58,9 @@ pub struct Info {
     pub isim_impi: Option<String>,
     pub bsf: String,
     pub services: Services,
+    /// Whether the card answers the GBA context (probed with truncated GBA data, which
+    /// changes nothing): "supported", "not supported (SW)", or "unknown (SW)".
+    pub gba_context: String,
     pub gbabp: Gbabp,
     pub gbanl: Vec<GbanlEntry>,
     pub naf_key_centers: Vec<String>,
@@ -114,6 +117,7 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
     let imsi = u.imsi()?;
     let mnc = u.mnc_length()?;
     let ust = u.ust()?;
+    let gba_context = probe_gba(u)?;
     let gbabp = u.gbabp()?;
     let gbanl = u.gbanl()?;
     let nafkca = u.naf_key_centers()?;
@@ -150,6 +154,7 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
             gba_local_key_establishment: ef::service_available(&ust, ef::SERVICE_GBA_LOCAL_KEY),
             ust: ef::services_on(&ust),
         },
+        gba_context,
         gbabp: Gbabp {
             rand: gbabp.rand.map(|r| to_hex(&r.0)),
             b_tid: (!gbabp.b_tid.is_empty()).then(|| gbabp.b_tid.clone()),
@@ -174,6 +179,26 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
             })
             .collect(),
         naf_key_centers: nafkca,
+    })
+}
+
+/// Probe the GBA context with truncated bootstrapping data: a card that does GBA rejects the
+/// data ('6700'/'6A80'); one that does not rejects the context ('9864', '6A86', '6D00').
+/// Nothing on the card changes either way.
+fn probe_gba(u: &mut LockedUsim<'_>) -> Result<String, CmdError> {
+    use gbau_core::StatusWord as Sw;
+    let r = u.send(
+        &CommandApdu::new(0x00, 0x88, 0x00, 0x84)
+            .with_data(vec![0xDD])
+            .with_ne(256),
+    )?;
+    Ok(match r.sw {
+        Sw::WrongLength | Sw::IncorrectData => "supported".to_owned(),
+        Sw::SecurityContextNotSupported
+        | Sw::IncorrectP1P2
+        | Sw::InsNotSupported
+        | Sw::WrongParameters => format!("not supported ({:04X})", u16::from(r.sw)),
+        sw => format!("unknown ({:04X})", u16::from(sw)),
     })
 }
 
@@ -207,6 +232,7 @@ impl std::fmt::Display for Info {
             yn(self.services.gba_local_key_establishment),
             yn(self.services.gsm_access)
         )?;
+        writeln!(f, "GBA context   {}", self.gba_context)?;
         match &self.gbabp.rand {
             None => writeln!(f, "EF_GBABP      empty (no bootstrap yet)")?,
             Some(r) => {

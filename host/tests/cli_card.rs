@@ -79,6 +79,7 @@ fn info_decodes_the_card() {
     assert_eq!(j["services"]["gba"], true);
     assert_eq!(j["services"]["gba_local_key_establishment"], true);
     assert_eq!(j["naf_key_centers"][0], "keycenter.example.org");
+    assert_eq!(j["gba_context"], "supported");
     assert_eq!(j["gbabp"]["rand"], serde_json::Value::Null);
     assert_eq!(j["applications"].as_array().unwrap().len(), 2);
     let text = sim.ok(&["info"]);

@@ -151,6 +151,11 @@ fn gba_me_fallback_with_a_card_without_gba() {
         (Some(200), Some(0))
     );
     let k = run(&["gba", "naf-key", "--naf-fqdn", "naf.example.org"]);
+    assert_eq!(
+        run(&["info"])["gba_context"],
+        "not supported (9864)",
+        "gbau info says the card does not do GBA_U"
+    );
     assert_eq!(k["b_tid"], j["b_tid"]);
     let meta = std::fs::metadata(dir.path(".local/state/gbau/gba-me.json")).unwrap();
     use std::os::unix::fs::PermissionsExt;

@@ -79,7 +79,7 @@ impl Pcscd {
             .map_err(|e| {
                 format!("cannot start pcscd ({bin}): {e}; install pcscd and vsmartcard-vpcd")
             })?;
-        let me = Self { child: Some(child) };
+        let mut me = Self { child: Some(child) };
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if pcscd_running()
@@ -88,6 +88,22 @@ impl Pcscd {
                     .unwrap_or(false)
             {
                 return Ok(me);
+            }
+            // Our pcscd gave way (another one was still shutting down or just started): use
+            // the other one once it answers, or start ours again.
+            if let Some(c) = me.child.as_mut() {
+                if let Ok(Some(_)) = c.try_wait() {
+                    me.child = None;
+                    std::thread::sleep(Duration::from_millis(300));
+                    if !pcscd_running() {
+                        let again = Command::new(bin)
+                            .arg("--foreground")
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .spawn();
+                        me.child = Some(again.map_err(|e| format!("cannot restart pcscd: {e}"))?);
+                    }
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
