@@ -217,7 +217,7 @@ pub struct BsfBench {
 /// over real HTTP, then NAF lookups over Zn (HTTPS with a client certificate).
 pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
     use crate::bsf::core::Bsf;
-    use crate::bsf::server::{Bound, Config, ZnConfig};
+    use crate::bsf::server::{Config, ZnConfig};
     use crate::bsf::subscribers::{GbaType, Subscriber};
     use crate::session::LockedUsim;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -275,17 +275,7 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (tx, rx) = std::sync::mpsc::channel::<Bound>();
-    let task = bsf.clone();
-    rt.spawn(async move {
-        let _ = crate::bsf::server::run(task, cfg, move |b| {
-            let _ = tx.send(b);
-        })
-        .await;
-    });
-    let bound = rx
-        .recv_timeout(Duration::from_secs(10))
-        .map_err(|_| BenchError::Unexpected("the BSF did not start".into()))?;
+    let bound = crate::bsf::server::spawn(&rt, bsf.clone(), cfg).map_err(BenchError::Unexpected)?;
     let ub_url = format!("http://{}/", bound.ub);
     let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
 

@@ -13,7 +13,7 @@ use gbau_core::identity::{NafId, UaProtocolId};
 use serde::Serialize;
 
 use crate::bsf::core::Bsf;
-use crate::bsf::server::{self, Bound, Config, ZnConfig};
+use crate::bsf::server::{self, Config, ZnConfig};
 use crate::bsf::sqlite::SqliteStore;
 use crate::bsf::store::Store;
 use crate::bsf::subscribers::{GbaType, Subscriber};
@@ -445,20 +445,7 @@ pub fn start_lab(
         .enable_all()
         .build()
         .map_err(fail)?;
-    let (tx, rx) = std::sync::mpsc::channel::<Bound>();
-    let bsf_task = bsf.clone();
-    rt.spawn(async move {
-        if let Err(e) = server::run(bsf_task, cfg, move |b| {
-            let _ = tx.send(b);
-        })
-        .await
-        {
-            tracing::error!("BSF: {e}");
-        }
-    });
-    let bound = rx
-        .recv_timeout(Duration::from_secs(10))
-        .map_err(|_| fail("the BSF did not start"))?;
+    let bound = server::spawn(&rt, bsf.clone(), cfg).map_err(fail)?;
     let zn_url = format!(
         "https://{}/zn",
         bound.zn.ok_or_else(|| fail("no Zn listener"))?

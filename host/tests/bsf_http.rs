@@ -15,23 +15,10 @@ use gbau_core::identity::{NafId, UaProtocolId};
 use gbau_host::bsf::core::ZnRequest;
 use gbau_host::zn::ZnClient;
 use support::net::{setup, start_bsf, Bsf};
-use support::{gbau, TempDir};
+use support::TempDir;
 
 fn sim(dir: &TempDir, args: &[&str]) -> serde_json::Value {
-    let out = gbau()
-        .env("HOME", &dir.0)
-        .arg("--sim")
-        .arg(dir.path("card.json"))
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gbau {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    support::net::sim_json(dir, args)
 }
 
 fn zn_client(dir: &Path, bsf: &Bsf, pki: &str, name: &str) -> ZnClient {

@@ -42,22 +42,7 @@ fn device_and_mt_share_ks_local_mt() {
     let dir = setup();
     let bsf = start_bsf(&dir);
     let kc = start_key_center(&dir, &bsf);
-    let sim = |args: &[&str]| -> serde_json::Value {
-        let out = gbau()
-            .env("HOME", &dir.0)
-            .arg("--sim")
-            .arg(dir.path("card.json"))
-            .args(args)
-            .arg("--json")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gbau {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let sim = |args: &[&str]| support::net::sim_json(&dir, args);
     let b = sim(&["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)]);
     let b_tid = b["b_tid"].as_str().unwrap().to_owned();
     let mt1 = sim(&[

@@ -18,26 +18,7 @@ fn establish(
     device_id: &str,
     store: &str,
 ) -> Result<serde_json::Value, String> {
-    let out = gbau()
-        .args([
-            "device",
-            "establish",
-            "--mt",
-            mt,
-            "--device-id",
-            device_id,
-            "--cert",
-        ])
-        .arg(dir.path(&format!("pki/{cert}.pem")))
-        .arg("--key")
-        .arg(dir.path(&format!("pki/{cert}.key")))
-        .arg("--ca")
-        .arg(dir.path("pki/ca.pem"))
-        .args(["--key-center-url", kc, "--store"])
-        .arg(dir.path(store))
-        .arg("--json")
-        .output()
-        .unwrap();
+    let out = support::net::device_establish(dir, mt, kc, cert, device_id, store);
     if out.status.success() {
         Ok(serde_json::from_slice(&out.stdout).unwrap())
     } else {

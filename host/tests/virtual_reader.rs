@@ -360,26 +360,7 @@ fn local_key_through_the_reader() -> Result<(), Failed> {
                      store: &str|
      -> Result<(serde_json::Value, Duration), Failed> {
         let t0 = std::time::Instant::now();
-        let out = support::gbau()
-            .args([
-                "device",
-                "establish",
-                "--mt",
-                &mt.addr,
-                "--device-id",
-                id,
-                "--cert",
-            ])
-            .arg(dir.path(&format!("pki/{cert}.pem")))
-            .arg("--key")
-            .arg(dir.path(&format!("pki/{cert}.key")))
-            .arg("--ca")
-            .arg(dir.path("pki/ca.pem"))
-            .args(["--key-center-url", kc_url, "--store"])
-            .arg(dir.path(store))
-            .arg("--json")
-            .output()
-            .map_err(|e| e.to_string())?;
+        let out = support::net::device_establish(&dir, &mt.addr, kc_url, cert, id, store);
         let took = t0.elapsed();
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());

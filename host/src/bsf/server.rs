@@ -177,3 +177,23 @@ pub fn open(fqdn: &str, subscribers: &Path, data: &Path) -> Result<Bsf<SqliteSto
     let store = SqliteStore::open(data).map_err(|e| e.to_string())?;
     Ok(Bsf::new(fqdn, subs, store))
 }
+
+/// Start the BSF on `rt` and wait (up to 10 s) for its bound addresses.
+pub fn spawn<S: Store + 'static>(
+    rt: &tokio::runtime::Runtime,
+    bsf: Arc<Bsf<S>>,
+    cfg: Config,
+) -> Result<Bound, String> {
+    let (tx, rx) = std::sync::mpsc::channel::<Bound>();
+    rt.spawn(async move {
+        if let Err(e) = run(bsf, cfg, move |b| {
+            let _ = tx.send(b);
+        })
+        .await
+        {
+            tracing::error!("BSF: {e}");
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "the BSF did not start".to_owned())
+}

@@ -221,3 +221,52 @@ pub fn start_mt_on(dir: &TempDir, bsf: &Bsf, card: &[String]) -> MtProc {
         addr: w[1].clone(),
     }
 }
+
+/// `gbau --sim DIR/card.json ARGS --json` with HOME in `dir`; the JSON it prints (panics on failure).
+pub fn sim_json(dir: &TempDir, args: &[&str]) -> serde_json::Value {
+    let out = gbau()
+        .env("HOME", &dir.0)
+        .arg("--sim")
+        .arg(dir.path("card.json"))
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gbau {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `gbau device establish --json` for a device whose certificate is `pki/CERT.pem`.
+pub fn device_establish(
+    dir: &TempDir,
+    mt: &str,
+    kc_url: &str,
+    cert: &str,
+    device_id: &str,
+    store: &str,
+) -> std::process::Output {
+    gbau()
+        .args([
+            "device",
+            "establish",
+            "--mt",
+            mt,
+            "--device-id",
+            device_id,
+            "--cert",
+        ])
+        .arg(pki_file(dir, &format!("{cert}.pem")))
+        .arg("--key")
+        .arg(pki_file(dir, &format!("{cert}.key")))
+        .arg("--ca")
+        .arg(pki_file(dir, "ca.pem"))
+        .args(["--key-center-url", kc_url, "--store"])
+        .arg(dir.path(store))
+        .arg("--json")
+        .output()
+        .unwrap()
+}
