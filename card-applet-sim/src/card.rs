@@ -108,6 +108,11 @@ pub struct Card {
     state: Persistent,
     volatile: Volatile,
     dirty: bool,
+    /// Sysmo layouts: why the key files cannot be used, if they cannot (AUTHENTICATE then
+    /// answers '6985').
+    key_problem: Option<String>,
+    /// Sysmo layouts: EF.USIM_AUTH_KEY asks for 4-byte RES.
+    res_4_bytes: bool,
 }
 
 /// Why a card cannot be built.
@@ -147,14 +152,147 @@ impl Card {
     fn with_state(profile: Profile, tree: FileTree, state: Persistent) -> Result<Self, CardError> {
         let milenage =
             Milenage::with_constants(&profile.k, profile.opc.clone(), profile.milenage.clone())?;
-        Ok(Self {
+        let mut card = Self {
             profile,
             milenage,
             tree,
             state,
             volatile: Volatile::default(),
             dirty: false,
-        })
+            key_problem: None,
+            res_4_bytes: false,
+        };
+        card.load_sysmo_keys(false);
+        Ok(card)
+    }
+
+    /// Sysmo layouts: the card's keys, Milenage constants and SQN policy are what its
+    /// proprietary files say (`gbau_core::sysmo`); `sqn_from_file` also takes the freshness
+    /// array from EF.USIM_SQN (after the file was written).
+    fn load_sysmo_keys(&mut self, sqn_from_file: bool) {
+        if self.profile.layout.sysmo_model().is_none() {
+            return;
+        }
+        match self.sysmo_keys(sqn_from_file) {
+            Ok(()) => self.key_problem = None,
+            Err(problem) => {
+                debug!(%problem, "key files not usable");
+                self.key_problem = Some(problem);
+            }
+        }
+    }
+
+    fn sysmo_file(&self, fid: u16) -> Option<&[u8]> {
+        use gbau_core::sysmo;
+        let index = if fid == sysmo::EF_MILENAGE_CFG {
+            self.tree.child(MF_INDEX, sysmo::DF_SYSTEM)
+        } else {
+            self.tree.adf(App::Usim)
+        }
+        .and_then(|df| self.tree.child(df, fid))?;
+        self.state.files.get(index).map(Vec::as_slice)
+    }
+
+    fn sysmo_keys(&mut self, sqn_from_file: bool) -> Result<(), String> {
+        use gbau_core::secret::{Op, Opc, K};
+        use gbau_core::sysmo;
+        let missing = |name: &str| format!("{name} missing");
+        let key = sysmo::decode_auth_key(
+            self.sysmo_file(sysmo::EF_USIM_AUTH_KEY)
+                .ok_or_else(|| missing("EF.USIM_AUTH_KEY"))?,
+        )
+        .map_err(|e| e.to_string())?;
+        if key.algorithm != sysmo::ALGO_MILENAGE {
+            return Err(format!(
+                "EF.USIM_AUTH_KEY: algorithm {} is not emulated (only Milenage, 4)",
+                key.algorithm
+            ));
+        }
+        let constants = sysmo::decode_milenage_cfg(
+            self.sysmo_file(sysmo::EF_MILENAGE_CFG)
+                .ok_or_else(|| missing("EF.MILENAGE_CFG"))?,
+        )
+        .map_err(|e| e.to_string())?;
+        let sqn = sysmo::SqnFile::decode(
+            self.sysmo_file(sysmo::EF_USIM_SQN)
+                .ok_or_else(|| missing("EF.USIM_SQN"))?,
+        )
+        .map_err(|e| e.to_string())?;
+        let policy = sqn.policy().map_err(|e| e.to_string())?;
+        let k = K::new(key.k);
+        let opc = if key.use_opc {
+            Opc::new(key.op_or_opc)
+        } else {
+            gbau_core::milenage::opc_from_op(&k, &Op::new(key.op_or_opc))
+        };
+        self.milenage = Milenage::with_constants(&k, opc, constants)
+            .map_err(|e| format!("EF.MILENAGE_CFG: {e}"))?;
+        self.res_4_bytes = key.res_4_bytes;
+        let mut slots = *self.state.sqn.slots();
+        if sqn_from_file {
+            for (slot, entry) in slots.iter_mut().zip(&sqn.entries) {
+                *slot = entry >> gbau_core::sqn::IND_BITS;
+            }
+        }
+        self.state.sqn = SqnArray::from_parts(slots, policy);
+        Ok(())
+    }
+
+    /// Sysmo layouts: after the SQN array changed, EF.USIM_SQN shows it (each entry the last
+    /// SQN accepted in its IND slot, as gbau reads the file **[to confirm]**).
+    fn mirror_sqn(&mut self) {
+        use gbau_core::sysmo;
+        if self.profile.layout.sysmo_model().is_none() {
+            return;
+        }
+        let Some(index) = self
+            .tree
+            .adf(App::Usim)
+            .and_then(|df| self.tree.child(df, sysmo::EF_USIM_SQN))
+        else {
+            return;
+        };
+        let Ok(mut file) = sysmo::SqnFile::decode(&self.state.files[index]) else {
+            return;
+        };
+        for (i, (entry, seq)) in file
+            .entries
+            .iter_mut()
+            .zip(self.state.sqn.slots())
+            .enumerate()
+        {
+            *entry = if *seq == 0 {
+                0
+            } else {
+                (seq << gbau_core::sqn::IND_BITS) | i as u64
+            };
+        }
+        let bytes = file.encode();
+        if bytes.len() <= self.state.files[index].len() {
+            self.state.files[index][..bytes.len()].copy_from_slice(&bytes);
+        }
+    }
+
+    /// Sysmo layouts: what writing a proprietary file does to the card's own state.
+    fn sysmo_written(&mut self, index: usize) {
+        use gbau_core::sysmo;
+        if self.profile.layout.sysmo_model().is_none() {
+            return;
+        }
+        match self.tree.nodes[index].fid {
+            sysmo::EF_USIM_AUTH_KEY | sysmo::EF_MILENAGE_CFG => self.load_sysmo_keys(false),
+            sysmo::EF_USIM_SQN => self.load_sysmo_keys(true),
+            // Clearing the GBA files forgets the bootstrapped key and the NAF keys.
+            sysmo::EF_GBA_SK => self.state.gba = None,
+            sysmo::EF_GBA_REC_LIST | sysmo::EF_GBA_INT_KEY => {
+                let records = self.profile.gba.gbanl_records;
+                self.state.naf_usim = NafStore::new(records);
+                if self.profile.isim.is_some() {
+                    self.state.naf_isim = NafStore::new(records);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// A card from a profile and restored persistent state (checked by the caller).
@@ -196,7 +334,11 @@ impl Card {
     /// (clock stop, classes A/B/C), historical bytes naming a UICC, and TCK.
     #[must_use]
     pub fn atr(&self) -> Vec<u8> {
-        atr(self.profile.protocol)
+        match self.profile.layout.sysmo_model() {
+            Some(model) => gbau_core::hexutil::parse_hex(model.atrs()[0])
+                .unwrap_or_else(|_| atr(self.profile.protocol)),
+            None => atr(self.profile.protocol),
+        }
     }
 
     /// Execute one command APDU.
@@ -436,6 +578,7 @@ impl Card {
         }
         self.state.files[ef][offset..offset + data.len()].copy_from_slice(data);
         self.dirty = true;
+        self.sysmo_written(ef);
         Self::ok(Vec::new())
     }
 
@@ -509,6 +652,7 @@ impl Card {
         self.volatile.current_record = Some(n);
         self.state.files[ef][range].copy_from_slice(data);
         self.dirty = true;
+        self.sysmo_written(ef);
         Self::ok(Vec::new())
     }
 
@@ -641,6 +785,9 @@ impl Card {
         if !self.granted(Access::Pin1) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
+        if self.key_problem.is_some() {
+            return Err(StatusWord::ConditionsOfUseNotSatisfied);
+        }
         match ctx {
             AuthContext::Gsm { rand } => {
                 if app != App::Usim || !self.service_on(App::Usim, ef::SERVICE_GSM_ACCESS) {
@@ -696,6 +843,7 @@ impl Card {
             return Ok(Err(ResponseApdu::new(data, StatusWord::Ok)));
         }
         self.state.sqn.accept(v.sqn);
+        self.mirror_sqn();
         self.dirty = true;
         Ok(Ok(v))
     }
@@ -712,7 +860,7 @@ impl Card {
             Err(sync_failure) => return Ok(sync_failure),
         };
         let mut data = vec![TAG_AUTH_SUCCESS];
-        lv(v.res.as_bytes(), &mut data)?;
+        lv(self.res_bytes(&v), &mut data)?;
         lv(v.ck.expose(), &mut data)?;
         lv(v.ik.expose(), &mut data)?;
         if app == App::Usim && self.service_on(App::Usim, ef::SERVICE_GSM_ACCESS) {
@@ -750,8 +898,18 @@ impl Card {
         self.state.files[gbabp] =
             ef::encode_gbabp(&params, size).map_err(|_| StatusWord::MemoryProblem)?;
         let mut data = vec![TAG_AUTH_SUCCESS];
-        lv(v.res.as_bytes(), &mut data)?;
+        lv(self.res_bytes(&v), &mut data)?;
         Self::ok(data)
+    }
+
+    /// RES as the card sends it: 4 bytes when a sysmo layout's key file says so.
+    fn res_bytes<'v>(&self, v: &'v gbau_core::aka::VerifiedChallenge) -> &'v [u8] {
+        let res = v.res.as_bytes();
+        if self.res_4_bytes {
+            &res[..res.len().min(4)]
+        } else {
+            res
+        }
     }
 
     fn gbabp_file(&self, adf: usize, app: App) -> Option<usize> {

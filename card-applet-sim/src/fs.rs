@@ -40,6 +40,8 @@ pub enum App {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
     Mf,
+    /// A DF under the MF (the sysmo layouts' DF.SYSTEM).
+    Df,
     Adf {
         aid: Vec<u8>,
         app: App,
@@ -230,6 +232,7 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
         Adm1,
         records("EF_DIR", dir, dir_records, EF_DIR_RECORD_LEN)?,
     );
+    let sysmo = profile.layout.sysmo_model().is_some();
     b.ef(
         MF_INDEX,
         ef::EF_ICCID,
@@ -237,7 +240,8 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
         Some(0x02),
         Transparent,
         Always,
-        Access::Never,
+        // Programmable cards let the ADM holder write the ICCID.
+        if sysmo { Adm1 } else { Access::Never },
         ef::encode_iccid(&profile.iccid)?,
     );
     b.ef(
@@ -378,6 +382,10 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
         records("EF_NAFKCA", kca?, kca_count, kca_len)?,
     );
 
+    if sysmo {
+        sysmo_files(&mut b, usim, profile);
+    }
+
     if let Some(isim) = &profile.isim {
         let adf = b.adf(ADF_ISIM_FID, "ISIM", isim.aid.clone(), App::Isim);
         b.ef(
@@ -452,6 +460,79 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
         );
     }
     Ok((FileTree { nodes: b.nodes }, b.contents))
+}
+
+/// Size the emulation gives EF.GBA_SK, whose size and coding are not public: room for Ks
+/// and RAND. The emulation keeps Ks in its own state, not in this file.
+pub const EMULATED_GBA_SK_SIZE: usize = 48;
+
+/// The proprietary files of the SJA2/SJA5 layout (`gbau_core::sysmo`), filled from the
+/// profile; all read and written with ADM1.
+fn sysmo_files(b: &mut Builder, usim: usize, profile: &Profile) {
+    use gbau_core::sysmo;
+    use Access::Adm1;
+    use Structure::{LinearFixed, Transparent};
+    let auth_key = sysmo::encode_auth_key_milenage(profile.k.expose(), profile.opc.expose());
+    let system = b.add(
+        MF_INDEX,
+        sysmo::DF_SYSTEM,
+        "DF_SYSTEM",
+        NodeKind::Df,
+        Vec::new(),
+    );
+    b.ef(
+        system,
+        sysmo::EF_MILENAGE_CFG,
+        "EF_MILENAGE_CFG",
+        None,
+        Transparent,
+        Adm1,
+        Adm1,
+        sysmo::encode_milenage_cfg(&profile.milenage).to_vec(),
+    );
+    let files: [(u16, &str, Structure, Vec<u8>); 6] = [
+        (
+            sysmo::EF_USIM_AUTH_KEY,
+            "EF_USIM_AUTH_KEY",
+            Transparent,
+            auth_key.to_vec(),
+        ),
+        (
+            sysmo::EF_USIM_AUTH_KEY_2G,
+            "EF_USIM_AUTH_KEY_2G",
+            Transparent,
+            auth_key.to_vec(),
+        ),
+        (
+            sysmo::EF_USIM_SQN,
+            "EF_USIM_SQN",
+            Transparent,
+            sysmo::SqnFile::reset(profile.sqn_policy).encode(),
+        ),
+        (
+            sysmo::EF_GBA_SK,
+            "EF_GBA_SK",
+            Transparent,
+            vec![0xFF; EMULATED_GBA_SK_SIZE],
+        ),
+        (
+            sysmo::EF_GBA_REC_LIST,
+            "EF_GBA_REC_LIST",
+            Transparent,
+            vec![0xFF; usize::from(profile.gba.gbanl_records)],
+        ),
+        (
+            sysmo::EF_GBA_INT_KEY,
+            "EF_GBA_INT_KEY",
+            LinearFixed {
+                record_len: sysmo::GBA_INT_KEY_RECORD_LEN,
+            },
+            vec![0xFF; sysmo::GBA_INT_KEY_RECORD_LEN * usize::from(profile.gba.gbanl_records)],
+        ),
+    ];
+    for (fid, name, structure, content) in files {
+        b.ef(usim, fid, name, None, structure, Adm1, Adm1, content);
+    }
 }
 
 impl FileTree {
@@ -546,7 +627,7 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
             items.push(Tlv::new(0x80, (*size as u16).to_be_bytes().to_vec()));
             items.push(Tlv::new(0x88, sfi.map_or_else(Vec::new, |s| vec![s << 3])));
         }
-        NodeKind::Mf | NodeKind::Adf { .. } => {
+        NodeKind::Mf | NodeKind::Df | NodeKind::Adf { .. } => {
             items.push(Tlv::new(0x82, vec![FD_DF, DATA_CODING]));
             items.push(Tlv::new(0x83, n.fid.to_be_bytes().to_vec()));
             if let NodeKind::Adf { aid, .. } = &n.kind {

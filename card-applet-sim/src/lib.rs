@@ -17,5 +17,5 @@ pub mod store;
 pub mod vpcd;
 
 pub use card::Card;
-pub use profile::{Profile, Protocol};
+pub use profile::{Layout, Profile, Protocol};
 pub use soft::{SoftCard, SoftCardError};

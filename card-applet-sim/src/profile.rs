@@ -49,6 +49,33 @@ pub enum Protocol {
     T1,
 }
 
+/// Which file layout and ATR the soft card presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// gbau's own: the standard files, keys from the profile.
+    #[default]
+    Standard,
+    /// A sysmoISIM-SJA2: its ATR, and its proprietary key, SQN and GBA files
+    /// (`gbau_core::sysmo`), from which the card then takes its keys, so the SJA2
+    /// personalization scripts can be run and read back against it.
+    Sja2,
+    /// The same for a sysmoISIM-SJA5.
+    Sja5,
+}
+
+impl Layout {
+    /// The sysmocom model emulated, if any.
+    #[must_use]
+    pub fn sysmo_model(self) -> Option<gbau_core::sysmo::Model> {
+        match self {
+            Self::Standard => None,
+            Self::Sja2 => Some(gbau_core::sysmo::Model::Sja2),
+            Self::Sja5 => Some(gbau_core::sysmo::Model::Sja5),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
@@ -78,6 +105,8 @@ struct ProfileFile {
     isim: Option<IsimFile>,
     #[serde(default)]
     protocol: Protocol,
+    #[serde(default)]
+    layout: Layout,
 }
 
 fn default_ust_size() -> usize {
@@ -304,6 +333,7 @@ pub struct Profile {
     pub usim_aid: Vec<u8>,
     pub isim: Option<IsimProfile>,
     pub protocol: Protocol,
+    pub layout: Layout,
 }
 
 /// The USIM AID used when a profile names none: the 3GPP USIM prefix and 9 octets of
@@ -422,6 +452,12 @@ impl Profile {
             ef::encode_tagged_text("EF_NAFKCA", kc, f.gba.nafkca_record_len)
                 .map_err(|e| field("gba.naf_key_centers", e))?;
         }
+        if f.layout != Layout::Standard && f.protocol != Protocol::T0 {
+            return Err(field(
+                "layout",
+                "the sysmocom layouts are T=0 cards (protocol: t0)",
+            ));
+        }
         let usim_aid = aid(
             "usim_aid",
             f.usim_aid.as_deref().unwrap_or(DEFAULT_USIM_AID),
@@ -480,6 +516,7 @@ impl Profile {
             usim_aid,
             isim,
             protocol: f.protocol,
+            layout: f.layout,
         })
     }
 }

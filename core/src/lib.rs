@@ -17,6 +17,7 @@ pub mod script;
 pub mod secret;
 pub mod sqn;
 pub mod status;
+pub mod sysmo;
 pub mod time;
 pub mod tlv;
 

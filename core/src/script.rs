@@ -2,7 +2,7 @@
 //! with wildcards, comments, variables and includes. Parsing and matching are pure; running
 //! takes a transmit function and a loader for included files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::exchange::{transceive, ExchangeError, RawTransmit};
@@ -31,6 +31,16 @@ pub enum Step {
     Set { name: String, value: String },
     /// `include PATH`.
     Include(String),
+    /// `repeat NAME FROM TO`: the lines up to the matching `end`, once for each number from
+    /// FROM to TO (decimal, or a variable holding one), with `$NAME` that number as two hex
+    /// digits (a record number in P1).
+    Repeat {
+        name: String,
+        from: String,
+        to: String,
+    },
+    /// `end` of a `repeat`.
+    End,
 }
 
 /// A step with where it came from.
@@ -136,8 +146,25 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Line>, ScriptError> {
             }
         } else if let Some(rest) = content.strip_prefix("include ") {
             Step::Include(rest.trim().to_owned())
+        } else if let Some(rest) = content.strip_prefix("repeat ") {
+            let parts: Vec<&str> = rest.split_whitespace().collect();
+            let [name, from, to] = parts.as_slice() else {
+                return Err(syntax("repeat needs NAME FROM TO"));
+            };
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(syntax("variable names are letters, digits and _"));
+            }
+            Step::Repeat {
+                name: (*name).to_owned(),
+                from: (*from).to_owned(),
+                to: (*to).to_owned(),
+            }
+        } else if content == "end" {
+            Step::End
         } else {
-            return Err(syntax("a line starts with >, >!, <, set or include"));
+            return Err(syntax(
+                "a line starts with >, >!, <, set, include, repeat or end",
+            ));
         };
         if matches!(&step, Step::Send { apdu, .. } if apdu.is_empty()) {
             return Err(syntax("empty command"));
@@ -264,96 +291,245 @@ impl<'a, E: std::error::Error + 'static> Runner<'a, E> {
         }
     }
 
-    /// Run the lines of a script; stops at the first mismatch.
+    /// Run the lines of a script; stops at the first mismatch. The whole script (includes,
+    /// `set`, `repeat`) is expanded before the first command is sent, so a syntax error or
+    /// an undefined variable sends nothing.
     pub fn run(&mut self, lines: &[Line]) -> Result<(), ScriptError> {
-        self.run_depth(lines, 0)
-    }
-
-    fn run_depth(&mut self, lines: &[Line], depth: usize) -> Result<(), ScriptError> {
-        let mut last: Option<(String, ResponseApdu)> = None;
-        for line in lines {
-            let undefined = |name: String| ScriptError::Undefined {
-                file: line.file.clone(),
-                line: line.number,
-                name,
-            };
-            let syntax = |problem: String| ScriptError::Syntax {
-                file: line.file.clone(),
-                line: line.number,
-                problem,
-            };
-            match &line.step {
-                Step::Set { name, value } => {
-                    let v = substitute(value, &self.vars).map_err(undefined)?;
-                    self.vars.insert(name.clone(), v);
-                }
-                Step::Include(path) => {
-                    if depth >= MAX_INCLUDE_DEPTH {
-                        return Err(ScriptError::Include {
-                            file: line.file.clone(),
-                            line: line.number,
-                            path: path.clone(),
-                            problem: "includes nested too deep".into(),
-                        });
-                    }
-                    let (name, text) =
-                        (self.load)(&line.file, path).map_err(|problem| ScriptError::Include {
-                            file: line.file.clone(),
-                            line: line.number,
-                            path: path.clone(),
-                            problem,
-                        })?;
-                    let inner = parse(&text, &name)?;
-                    self.run_depth(&inner, depth + 1)?;
-                    last = None;
-                }
-                Step::Send { apdu, raw } => {
-                    let text = substitute(apdu, &self.vars).map_err(undefined)?;
-                    let bytes = parse_hex(&text).map_err(|e| syntax(format!("command: {e}")))?;
-                    let transport = |problem: String| ScriptError::Transport {
-                        file: line.file.clone(),
-                        line: line.number,
-                        problem,
-                    };
-                    // Raw lines send the bytes as written, well-formed or not.
-                    let response = if *raw {
-                        let out = (self.transmit)(&bytes).map_err(|e| transport(e.to_string()))?;
-                        ResponseApdu::parse(&out).map_err(|e| transport(e.to_string()))?
-                    } else {
-                        let cmd = CommandApdu::parse(&bytes)
-                            .map_err(|e| syntax(format!("command: {e}")))?;
-                        transceive(self.transmit, &cmd)
-                            .map_err(|e: ExchangeError<E>| transport(e.to_string()))?
-                    };
-                    last = Some((crate::apdu::spaced_hex(&bytes), response.clone()));
-                    self.transcript.push(Exchange {
-                        command: bytes,
-                        response,
-                    });
-                }
-                Step::Expect(expected) => {
-                    let Some((command, response)) = &last else {
-                        return Err(syntax(
-                            "expected response without a command before it".into(),
-                        ));
-                    };
-                    let text = substitute(expected, &self.vars).map_err(undefined)?;
-                    let patterns =
-                        parse_pattern(&text).map_err(|p| syntax(format!("response: {p}")))?;
-                    let got = response.to_bytes();
-                    if !matches(&patterns, &got) {
-                        return Err(ScriptError::Mismatch(Box::new(Mismatch {
-                            file: line.file.clone(),
-                            line: line.number,
-                            command: command.clone(),
-                            expected: text,
-                            got: crate::apdu::spaced_hex(&got),
-                        })));
-                    }
+        let (steps, vars) = plan_with_vars(lines, &self.vars, &BTreeSet::new(), self.load)?;
+        self.vars = vars;
+        for step in &steps {
+            let response =
+                send_planned(self.transmit, step).map_err(|e| ScriptError::Transport {
+                    file: step.file.clone(),
+                    line: step.line,
+                    problem: e.to_string(),
+                })?;
+            self.transcript.push(Exchange {
+                command: step.command.clone(),
+                response: response.clone(),
+            });
+            if let Some(expect) = &step.expect {
+                let got = response.to_bytes();
+                if !matches(&expect.patterns, &got) {
+                    return Err(ScriptError::Mismatch(Box::new(Mismatch {
+                        file: step.file.clone(),
+                        line: expect.line,
+                        command: crate::apdu::spaced_hex(&step.command),
+                        expected: expect.shown.clone(),
+                        got: crate::apdu::spaced_hex(&got),
+                    })));
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// One command of a script after includes, `set` lines and variables: the bytes to send,
+/// and how to show them with secret variables masked.
+#[derive(Clone, Debug)]
+pub struct PlannedStep {
+    pub file: String,
+    pub line: usize,
+    /// The bytes to send.
+    pub command: Vec<u8>,
+    /// The command as written, with every secret variable shown as `‹name›`.
+    pub shown: String,
+    /// Send exactly these bytes (`>!`), no response chaining.
+    pub raw: bool,
+    /// What the response must be, when the script says.
+    pub expect: Option<Expectation>,
+}
+
+/// The expected response of a planned step.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    pub line: usize,
+    pub patterns: Vec<Pattern>,
+    /// The pattern with secret variables masked.
+    pub shown: String,
+    /// True when the expected bytes contain a secret: a response that differs must not be
+    /// printed either, since it is the card's own secret.
+    pub secret: bool,
+}
+
+/// The display value of a masked variable.
+#[must_use]
+pub fn mask(name: &str) -> String {
+    format!("‹{name}›")
+}
+
+/// Expand a script into the commands it sends, without sending anything: includes are
+/// followed, `set` lines evaluated, variables substituted twice — with their values for the
+/// bytes, and with `secrets` masked for display (a variable set from a secret is secret too).
+pub fn plan(
+    lines: &[Line],
+    vars: &BTreeMap<String, String>,
+    secrets: &BTreeSet<String>,
+    load: &mut Loader<'_>,
+) -> Result<Vec<PlannedStep>, ScriptError> {
+    plan_with_vars(lines, vars, secrets, load).map(|(steps, _)| steps)
+}
+
+/// [`plan`], also returning the variables as the script leaves them.
+pub fn plan_with_vars(
+    lines: &[Line],
+    vars: &BTreeMap<String, String>,
+    secrets: &BTreeSet<String>,
+    load: &mut Loader<'_>,
+) -> Result<(Vec<PlannedStep>, BTreeMap<String, String>), ScriptError> {
+    let mut real = vars.clone();
+    let mut shown: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| {
+            let v = if secrets.contains(k) {
+                mask(k)
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let mut out = Vec::new();
+    plan_depth(lines, &mut real, &mut shown, load, 0, &mut out)?;
+    Ok((out, real))
+}
+
+fn plan_depth(
+    lines: &[Line],
+    real: &mut BTreeMap<String, String>,
+    shown: &mut BTreeMap<String, String>,
+    load: &mut Loader<'_>,
+    depth: usize,
+    out: &mut Vec<PlannedStep>,
+) -> Result<(), ScriptError> {
+    // Index in `out` of this file's last command, for its `<` line.
+    let mut last: Option<usize> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = &lines[i];
+        i += 1;
+        let undefined = |name: String| ScriptError::Undefined {
+            file: line.file.clone(),
+            line: line.number,
+            name,
+        };
+        let syntax = |problem: String| ScriptError::Syntax {
+            file: line.file.clone(),
+            line: line.number,
+            problem,
+        };
+        match &line.step {
+            Step::Set { name, value } => {
+                let v = substitute(value, real).map_err(undefined)?;
+                let s = substitute(value, shown).map_err(undefined)?;
+                real.insert(name.clone(), v);
+                shown.insert(name.clone(), s);
+            }
+            Step::Include(path) => {
+                let include = |problem: String| ScriptError::Include {
+                    file: line.file.clone(),
+                    line: line.number,
+                    path: path.clone(),
+                    problem,
+                };
+                if depth >= MAX_INCLUDE_DEPTH {
+                    return Err(include("includes nested too deep".into()));
+                }
+                let (name, text) = load(&line.file, path).map_err(include)?;
+                let inner = parse(&text, &name)?;
+                plan_depth(&inner, real, shown, load, depth + 1, out)?;
+                last = None;
+            }
+            Step::Repeat { name, from, to } => {
+                let body_end = matching_end(lines, i)
+                    .ok_or_else(|| syntax("repeat without a matching end".into()))?;
+                let bound = |text: &str| -> Result<u8, ScriptError> {
+                    let v = substitute(text, real).map_err(undefined)?;
+                    v.trim()
+                        .parse::<u8>()
+                        .map_err(|_| syntax(format!("repeat bound {v:?} is not 0 to 255")))
+                };
+                let (from, to) = (bound(from)?, bound(to)?);
+                if depth >= MAX_INCLUDE_DEPTH {
+                    return Err(syntax("repeats nested too deep".into()));
+                }
+                for n in from..=to {
+                    real.insert(name.clone(), format!("{n:02X}"));
+                    shown.insert(name.clone(), format!("{n:02X}"));
+                    plan_depth(&lines[i..body_end], real, shown, load, depth + 1, out)?;
+                }
+                i = body_end + 1;
+                last = None;
+            }
+            Step::End => return Err(syntax("end without repeat".into())),
+            Step::Send { apdu, raw } => {
+                let text = substitute(apdu, real).map_err(undefined)?;
+                let command = parse_hex(&text).map_err(|e| syntax(format!("command: {e}")))?;
+                if !raw {
+                    CommandApdu::parse(&command).map_err(|e| syntax(format!("command: {e}")))?;
+                }
+                out.push(PlannedStep {
+                    file: line.file.clone(),
+                    line: line.number,
+                    command,
+                    shown: substitute(apdu, shown).map_err(undefined)?,
+                    raw: *raw,
+                    expect: None,
+                });
+                last = Some(out.len() - 1);
+            }
+            Step::Expect(expected) => {
+                let Some(step) = last.and_then(|i| out.get_mut(i)) else {
+                    return Err(syntax(
+                        "expected response without a command before it".into(),
+                    ));
+                };
+                let text = substitute(expected, real).map_err(undefined)?;
+                let masked = substitute(expected, shown).map_err(undefined)?;
+                let patterns =
+                    parse_pattern(&text).map_err(|p| syntax(format!("response: {p}")))?;
+                step.expect = Some(Expectation {
+                    line: line.number,
+                    patterns,
+                    secret: masked != text,
+                    shown: masked,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Index of the `end` closing a `repeat` whose body starts at `start`.
+fn matching_end(lines: &[Line], start: usize) -> Option<usize> {
+    let mut open = 1usize;
+    for (j, l) in lines.iter().enumerate().skip(start) {
+        match l.step {
+            Step::Repeat { .. } => open += 1,
+            Step::End => {
+                open -= 1;
+                if open == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Send one planned step (following '61xx'/'6Cxx' unless it is raw).
+pub fn send_planned<E: std::error::Error + 'static>(
+    transmit: &mut RawTransmit<'_, E>,
+    step: &PlannedStep,
+) -> Result<ResponseApdu, ExchangeError<E>> {
+    if step.raw {
+        let out = transmit(&step.command).map_err(ExchangeError::Transport)?;
+        Ok(ResponseApdu::parse(&out)?)
+    } else {
+        let cmd = CommandApdu::parse(&step.command)?;
+        transceive(transmit, &cmd)
     }
 }
 
@@ -386,5 +562,61 @@ mod tests {
         assert_eq!(substitute("A4 ${x} $x", &vars).unwrap(), "A4 3F00 3F00");
         assert_eq!(substitute("$nope", &vars), Err("nope".to_owned()));
         assert!(parse("bogus", "t").is_err());
+    }
+
+    #[test]
+    fn plan_masks_secrets_and_what_is_set_from_them() {
+        let main = "set kk = 01 $k\n> 00 D6 00 00 11 $kk\n< 90 00\ninclude inc.apdu\n";
+        let lines = parse(main, "main").unwrap();
+        let mut vars = BTreeMap::new();
+        vars.insert(
+            "k".to_owned(),
+            "00112233445566778899aabbccddeeff".to_owned(),
+        );
+        vars.insert("fid".to_owned(), "AF20".to_owned());
+        let secrets = BTreeSet::from(["k".to_owned()]);
+        let mut load = |_: &str, path: &str| -> Result<(String, String), String> {
+            assert_eq!(path, "inc.apdu");
+            Ok((
+                "inc".into(),
+                "> 00 A4 00 04 02 $fid\n> 00 B0 00 00 11\n< $kk 90 00\n".into(),
+            ))
+        };
+        let steps = plan(&lines, &vars, &secrets, &mut load).unwrap();
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[0].shown, "00 D6 00 00 11 01 ‹k›");
+        assert_eq!(steps[0].command.len(), 5 + 17);
+        assert!(!steps[0].expect.as_ref().unwrap().secret);
+        assert_eq!(steps[1].shown, "00 A4 00 04 02 AF20");
+        assert!(steps[1].expect.is_none());
+        let e = steps[2].expect.as_ref().unwrap();
+        assert!(e.secret);
+        assert_eq!(e.shown, "01 ‹k› 90 00");
+        assert!(!e.shown.contains("0011223344"));
+    }
+
+    #[test]
+    fn repeat_expands_with_hex_record_numbers() {
+        let text =
+            "set n = 3\nrepeat r 1 $n\n> 00 DC $r 04 01 FF\n< 90 00\nend\n> 00 B2 01 04 01\n";
+        let lines = parse(text, "t").unwrap();
+        let mut load =
+            |_: &str, _: &str| -> Result<(String, String), String> { Err("none".into()) };
+        let steps = plan(&lines, &BTreeMap::new(), &BTreeSet::new(), &mut load).unwrap();
+        let p1: Vec<u8> = steps.iter().map(|s| s.command[2]).collect();
+        assert_eq!(p1, vec![1, 2, 3, 1]);
+        assert!(steps[..3].iter().all(|s| s.expect.is_some()));
+        assert!(steps[3].expect.is_none());
+        for bad in [
+            "repeat r 1 3\n> 00 B0 00 00 01\n",
+            "end\n",
+            "repeat r 1 x\nend\n",
+            "repeat r 1\n",
+        ] {
+            let parsed = parse(bad, "t");
+            let planned =
+                parsed.and_then(|l| plan(&l, &BTreeMap::new(), &BTreeSet::new(), &mut load));
+            assert!(planned.is_err(), "{bad:?} must be refused");
+        }
     }
 }
