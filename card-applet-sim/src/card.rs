@@ -394,6 +394,14 @@ impl Card {
         }
     }
 
+    /// File access: a PIN-protected file is also open to the ADM1 holder, as the access
+    /// rules of programmable cards say ("PIN or ADM"), so personalization needs no user PIN.
+    /// AUTHENTICATE still needs PIN1 itself.
+    fn file_granted(&self, access: Access) -> bool {
+        self.granted(access)
+            || (matches!(access, Access::Pin1 | Access::Pin2) && self.volatile.verified[2])
+    }
+
     // TS 102 221 §11.1.1, SELECT
     fn select(
         &mut self,
@@ -545,7 +553,7 @@ impl Card {
         if structure != Structure::Transparent {
             return Err(StatusWord::IncompatibleFileStructure);
         }
-        if !self.granted(read) {
+        if !self.file_granted(read) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         if offset >= size {
@@ -567,7 +575,7 @@ impl Card {
         if structure != Structure::Transparent {
             return Err(StatusWord::IncompatibleFileStructure);
         }
-        if !self.granted(update) {
+        if !self.file_granted(update) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         if offset >= size {
@@ -627,7 +635,7 @@ impl Card {
     ) -> Result<ResponseApdu, StatusWord> {
         let ef = self.target_ef(target)?;
         let (n, range, read, _) = self.record_range(ef, mode)?;
-        if !self.granted(read) {
+        if !self.file_granted(read) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         self.volatile.current_record = Some(n);
@@ -643,7 +651,7 @@ impl Card {
     ) -> Result<ResponseApdu, StatusWord> {
         let ef = self.target_ef(target)?;
         let (n, range, _, update) = self.record_range(ef, mode)?;
-        if !self.granted(update) {
+        if !self.file_granted(update) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         if data.len() != range.len() {

@@ -197,6 +197,10 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
                 }
                 name.push(c);
             }
+            // `${file_$r}`: a name built from another variable (one record per number).
+            if name.contains('$') {
+                name = substitute(&name, vars)?;
+            }
         } else {
             while let Some(c) = chars
                 .peek()
@@ -561,6 +565,9 @@ mod tests {
         vars.insert("x".to_owned(), "3F00".to_owned());
         assert_eq!(substitute("A4 ${x} $x", &vars).unwrap(), "A4 3F00 3F00");
         assert_eq!(substitute("$nope", &vars), Err("nope".to_owned()));
+        vars.insert("r".to_owned(), "02".to_owned());
+        vars.insert("rec_02".to_owned(), "AA".to_owned());
+        assert_eq!(substitute("${rec_$r} $r", &vars).unwrap(), "AA 02");
         assert!(parse("bogus", "t").is_err());
     }
 

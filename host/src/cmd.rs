@@ -50,6 +50,11 @@ impl From<TransportError> for CmdError {
 #[derive(Debug, Serialize)]
 pub struct Info {
     pub card: String,
+    /// The ATR, spaced hex.
+    pub atr: String,
+    /// The card model as recognised by ATR and files (sysmoISIM-SJA2/SJA5, sysmoUSIM-SJS1,
+    /// gbau soft card, or unknown).
+    pub model: String,
     pub iccid: String,
     pub applications: Vec<App>,
     pub imsi: String,
@@ -107,7 +112,74 @@ fn unix_now() -> u64 {
 pub fn info(s: &mut Session) -> Result<Info, CmdError> {
     let pin = s.pin.clone();
     let label = s.label.clone();
-    s.with_card(|u| info_locked(u, pin.as_deref(), label))
+    let atr = s.atr()?;
+    let mut info = s.with_card(|u| info_locked(u, pin.as_deref(), label))?;
+    info.model = s.with_card(|u| recognise(u, &atr))?;
+    info.atr = gbau_core::apdu::spaced_hex(&atr);
+    Ok(info)
+}
+
+/// Name the card model from its ATR and confirm it by the model's proprietary files
+/// (`gbau_core::sysmo`): SELECT only, nothing read.
+fn recognise(u: &mut LockedUsim<'_>, atr: &[u8]) -> Result<String, CmdError> {
+    use gbau_core::sysmo::{self, AtrMatch, Model};
+    let mut present = |path: &[u16], in_usim: bool| -> Result<bool, CmdError> {
+        let first = if in_usim {
+            CommandApdu::new(0x00, 0xA4, 0x04, 0x04)
+                .with_data(ef::USIM_AID_PREFIX.to_vec())
+                .with_ne(256)
+        } else {
+            crate::usim::apdus::select_fid(ef::MF)
+        };
+        if !u.send(&first)?.sw.is_ok() {
+            return Ok(false);
+        }
+        for fid in path {
+            if !u.send(&crate::usim::apdus::select_fid(*fid))?.sw.is_ok() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    let sja_files = present(&[sysmo::EF_USIM_AUTH_KEY], true)?
+        && present(&[sysmo::EF_USIM_SQN], true)?
+        && present(&[sysmo::DF_SYSTEM, sysmo::EF_MILENAGE_CFG], false)?;
+    let sjs1_files = present(&[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_AUTH], false)?;
+    let files = match (sja_files, sjs1_files) {
+        (true, _) => "files AF20, AF30, A515/6F21 present",
+        (false, true) => "file 7FCC/6F00 present",
+        (false, false) => "no sysmo key files",
+    };
+    let soft = [gbau_card::Protocol::T0, gbau_card::Protocol::T1]
+        .into_iter()
+        .any(|p| gbau_card::card::atr(p) == atr);
+    Ok(match sysmo::model_by_atr(atr) {
+        AtrMatch::Exact(m) => {
+            let agrees = if m == Model::Sjs1 {
+                sjs1_files
+            } else {
+                sja_files
+            };
+            let gba = if m.has_gba_files() {
+                ""
+            } else {
+                "; no GBA_U: gbau uses GBA_ME"
+            };
+            if agrees {
+                format!("{} (by ATR; {files}{gba})", m.name())
+            } else {
+                format!(
+                    "{} by ATR, but {files}: not the model's file layout",
+                    m.name()
+                )
+            }
+        }
+        AtrMatch::SjaFamily => {
+            format!("a sysmoISIM-SJA variant not listed by gbau (by ATR; {files})")
+        }
+        AtrMatch::Unknown if soft => "gbau soft card".into(),
+        AtrMatch::Unknown => format!("unknown ({files})"),
+    })
 }
 
 fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Result<Info, CmdError> {
@@ -135,6 +207,8 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
     let lifetime = (!gbabp.lifetime.is_empty()).then(|| gbabp.lifetime.clone());
     Ok(Info {
         card,
+        atr: String::new(),
+        model: String::new(),
         iccid,
         applications: apps
             .iter()
@@ -185,7 +259,7 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
 /// Probe the GBA context with truncated bootstrapping data: a card that does GBA rejects the
 /// data ('6700'/'6A80'); one that does not rejects the context ('9864', '6A86', '6D00').
 /// Nothing on the card changes either way.
-fn probe_gba(u: &mut LockedUsim<'_>) -> Result<String, CmdError> {
+pub(crate) fn probe_gba(u: &mut LockedUsim<'_>) -> Result<String, CmdError> {
     use gbau_core::StatusWord as Sw;
     let r = u.send(
         &CommandApdu::new(0x00, 0x88, 0x00, 0x84)
@@ -206,6 +280,8 @@ impl std::fmt::Display for Info {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let yn = |b: bool| if b { "yes" } else { "no" };
         writeln!(f, "card          {}", self.card)?;
+        writeln!(f, "ATR           {}", self.atr)?;
+        writeln!(f, "model         {}", self.model)?;
         writeln!(f, "ICCID         {}", self.iccid)?;
         for a in &self.applications {
             writeln!(

@@ -16,6 +16,7 @@ pub mod local;
 pub mod me_store;
 pub mod mt;
 pub mod naf;
+pub mod personalize;
 pub mod pki;
 pub mod session;
 pub mod shell;

@@ -94,6 +94,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a card profile to a sysmo card or the soft card: a dry run with keys masked
+    /// unless --write; refuses a card of another model and never spends the last ADM1 try
+    Personalize {
+        /// The card model: sja2, sja5, sjs1, or soft (gbau's soft card in a reader)
+        #[arg(long = "card", value_enum, value_name = "MODEL")]
+        model: gbau_host::personalize::Target,
+        /// Write to the card (without it: show the plan and check the card, write nothing)
+        #[arg(long)]
+        write: bool,
+        /// ADM1 digits (default: pins.adm1 of the profile)
+        #[arg(long, env = "GBAU_ADM", value_name = "DIGITS", hide_env_values = true)]
+        adm: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the soft GBA_U USIM
     #[command(subcommand)]
     Card(CardCommand),
@@ -544,6 +560,8 @@ enum Failure {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Shell(#[from] shell::ShellError),
+    #[error(transparent)]
+    Personalize(#[from] gbau_host::personalize::PersonalizeError),
 }
 
 impl Failure {
@@ -556,9 +574,22 @@ impl Failure {
             | Self::Cmd(CmdError::Session(SessionError::PinRequired | SessionError::Profile(_)))
             | Self::Shell(shell::ShellError::Session(
                 SessionError::PinRequired | SessionError::Profile(_),
-            )) => EXIT_USAGE,
+            ))
+            | Self::Personalize(
+                gbau_host::personalize::PersonalizeError::AdmFormat
+                | gbau_host::personalize::PersonalizeError::AdmMissing,
+            ) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
+    }
+}
+
+/// Write to stdout; a reader that went away (`| head`) ends the output quietly.
+fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 
@@ -590,8 +621,7 @@ fn main() -> ExitCode {
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    emit(&format!("{}\n", serde_json::to_string_pretty(v)?))
 }
 
 fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, UsageError> {
@@ -630,13 +660,43 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
             }
         }
+        Command::Personalize {
+            model,
+            write,
+            adm,
+            json,
+        } => {
+            let path = card.profile.clone().ok_or_else(|| {
+                UsageError::new(
+                    "--profile",
+                    "personalize writes a profile: pass --profile FILE (e.g. card-applet-sim/profiles/test-set-1.yaml)",
+                )
+            })?;
+            let profile = gbau_card::Profile::load(&path)?;
+            let mut session = if card.reader.is_some() || card.sim.is_some() {
+                Some(card.open()?)
+            } else {
+                None
+            };
+            let opts = gbau_host::personalize::Options {
+                target: model,
+                write,
+                adm,
+            };
+            let report = gbau_host::personalize::run(session.as_mut(), &profile, &opts)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                emit(&report.to_string())?;
+            }
+        }
         Command::Info { json } => {
             let mut s = card.open()?;
             let info = cmd::info(&mut s)?;
             if json {
                 print_json(&info)?;
             } else {
-                print!("{info}");
+                emit(&info.to_string())?;
             }
         }
         Command::Apdu { apdus, raw, json } => {

@@ -217,6 +217,11 @@ impl Session {
         })
     }
 
+    /// The card's ATR.
+    pub fn atr(&self) -> Result<Vec<u8>, TransportError> {
+        self.link.atr()
+    }
+
     /// Script variables: the profile's, when there is one.
     #[must_use]
     pub fn script_vars(&self) -> std::collections::BTreeMap<String, String> {

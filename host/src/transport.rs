@@ -23,6 +23,8 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 pub trait CardLink: Transport {
     /// Run `f` with the card held.
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport)) -> Result<(), TransportError>;
+    /// The card's ATR.
+    fn atr(&self) -> Result<Vec<u8>, TransportError>;
 }
 
 /// Transport failures, each saying what to do about it.
@@ -264,12 +266,20 @@ impl CardLink for PcscTransport {
         tx.end(pcsc::Disposition::LeaveCard)
             .map_err(|(_, e)| map_err(&reader, e))
     }
+
+    fn atr(&self) -> Result<Vec<u8>, TransportError> {
+        PcscTransport::atr(self)
+    }
 }
 
 impl CardLink for SoftTransport {
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport)) -> Result<(), TransportError> {
         f(self);
         Ok(())
+    }
+
+    fn atr(&self) -> Result<Vec<u8>, TransportError> {
+        Ok(self.card.atr())
     }
 }
 

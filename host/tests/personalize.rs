@@ -1,0 +1,245 @@
+//! `gbau personalize` against the soft card in-process: the SJA2 layout personalized from a
+//! profile becomes the card that profile describes (the GBA_U chain vector byte for byte),
+//! the dry run writes nothing and masks keys, a card of another model is refused, and the
+//! last ADM1 try is never spent.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use gbau_card::scripts::run_file;
+use gbau_card::{Profile, SoftCard};
+use gbau_host::personalize::{self, Options, PersonalizeError, Target};
+use gbau_host::session::{CardOpts, Session};
+use support::{gbau, repo, TempDir};
+
+fn factory() -> PathBuf {
+    repo().join("card-applet-sim/profiles/sja2-factory.yaml")
+}
+
+fn open(state: &Path, card_profile: &Path) -> Session {
+    CardOpts {
+        sim: Some(state.to_owned()),
+        profile: Some(card_profile.to_owned()),
+        pin: Some("1234".into()),
+        ..CardOpts::default()
+    }
+    .open()
+    .unwrap()
+}
+
+fn test_set_1() -> Profile {
+    Profile::load(&support::profile()).unwrap()
+}
+
+fn opts(target: Target, write: bool, adm: &str) -> Options {
+    Options {
+        target,
+        write,
+        adm: Some(adm.into()),
+    }
+}
+
+#[test]
+fn sja2_layout_personalized_from_a_profile_is_that_profiles_card() {
+    let dir = TempDir::new("perso");
+    let state = dir.path("card.json");
+    let profile = test_set_1();
+    {
+        let mut s = open(&state, &factory());
+        let report = personalize::run(
+            Some(&mut s),
+            &profile,
+            &opts(Target::Sja2, true, "12345678"),
+        )
+        .unwrap();
+        assert_eq!(report.recognised_as.as_deref(), Some("sysmoISIM-SJA2"));
+        assert_eq!(report.adm1_tries_left, Some(3));
+        assert!(report.read_back.as_deref().unwrap().starts_with("all "));
+        let keys = report.key_check.as_deref().unwrap();
+        assert!(keys.contains("match"), "{keys}");
+        assert!(report.gba.as_deref().unwrap().contains("GBA_U"));
+        assert!(report
+            .steps
+            .iter()
+            .all(|s| s.outcome.as_deref() == Some("ok")));
+        let json = serde_json::to_string(&report).unwrap();
+        for secret in [
+            "465b5ce8b199b49faa5f0a2ee238a6bc",
+            "cd63cb71954a9f4e48a5994e37a02baf",
+        ] {
+            assert!(
+                !json.to_lowercase().contains(secret),
+                "a key leaked into the report"
+            );
+        }
+    }
+    // The card, reopened from its state file (its factory profile is only its birth
+    // certificate now), answers the GBA_U chain of test-set-1 byte for byte.
+    let factory_profile = Profile::load(&factory()).unwrap();
+    let mut card = SoftCard::open(factory_profile, &state).unwrap();
+    let mut transmit = |raw: &[u8]| card.transmit(raw);
+    run_file(
+        &mut transmit,
+        &repo().join("apdu-scripts/card/05-gba-bootstrap.apdu"),
+        profile.script_vars(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn dry_run_sends_no_write_and_masks_keys() {
+    let dir = TempDir::new("perso-dry");
+    let state = dir.path("card.json");
+    let before = {
+        let _ = open(&state, &factory());
+        std::fs::read(&state).ok()
+    };
+    let mut s = open(&state, &factory());
+    let report = personalize::run(
+        Some(&mut s),
+        &test_set_1(),
+        &opts(Target::Sja2, false, "12345678"),
+    )
+    .unwrap();
+    drop(s);
+    assert!(report.dry_run);
+    assert!(report.steps.iter().all(|s| s.outcome.is_none()));
+    assert!(report.steps.iter().any(|s| s.command.contains("‹k›")));
+    assert!(report.steps.iter().any(|s| s.command.contains("‹adm1›")));
+    let text = report.to_string();
+    assert!(!text
+        .to_lowercase()
+        .contains("465b5ce8b199b49faa5f0a2ee238a6bc"));
+    assert!(text.contains("ADM1          3 tries left"), "{text}");
+    // Nothing the card keeps changed (the state file is written only on change).
+    assert_eq!(std::fs::read(&state).ok(), before);
+}
+
+#[test]
+fn wrong_model_is_refused_before_anything_is_sent() {
+    let dir = TempDir::new("perso-model");
+    // The standard soft card is not an SJA2; the SJA2 layout is not an SJS1.
+    let mut s = open(&dir.path("a.json"), &support::profile());
+    let e = personalize::run(
+        Some(&mut s),
+        &test_set_1(),
+        &opts(Target::Sja2, true, "12345678"),
+    )
+    .unwrap_err();
+    assert!(matches!(e, PersonalizeError::WrongModel { .. }), "{e}");
+    assert!(e.to_string().contains("gbau soft card"), "{e}");
+    let mut s = open(&dir.path("b.json"), &factory());
+    let e = personalize::run(
+        Some(&mut s),
+        &test_set_1(),
+        &opts(Target::Sjs1, true, "12345678"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("sysmoISIM-SJA2"), "{e}");
+}
+
+#[test]
+fn the_last_adm_try_is_never_spent() {
+    let dir = TempDir::new("perso-adm");
+    let state = dir.path("card.json");
+    let profile = test_set_1();
+    let mut s = open(&state, &factory());
+    let e = personalize::run(
+        Some(&mut s),
+        &profile,
+        &opts(Target::Sja2, true, "87654321"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("wrong ADM1: 2 tries left"), "{e}");
+    let e = personalize::run(
+        Some(&mut s),
+        &profile,
+        &opts(Target::Sja2, true, "87654321"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("wrong ADM1: 1 tries left"), "{e}");
+    let e = personalize::run(
+        Some(&mut s),
+        &profile,
+        &opts(Target::Sja2, true, "12345678"),
+    )
+    .unwrap_err();
+    assert!(matches!(e, PersonalizeError::LastAdmTry(1)), "{e}");
+    // A dry run still shows the count, without spending it.
+    let report = personalize::run(
+        Some(&mut s),
+        &profile,
+        &opts(Target::Sja2, false, "12345678"),
+    )
+    .unwrap();
+    assert_eq!(report.adm1_tries_left, Some(1));
+}
+
+#[test]
+fn soft_card_personalization_proves_its_keys() {
+    let dir = TempDir::new("perso-soft");
+    let mut s = open(&dir.path("a.json"), &support::profile());
+    let report = personalize::run(
+        Some(&mut s),
+        &test_set_1(),
+        &opts(Target::Soft, true, "12345678"),
+    )
+    .unwrap();
+    assert!(report.key_check.as_deref().unwrap().contains("match"));
+    // A standard soft card with other keys: the files are written, the key check says so.
+    let mut other = test_set_1();
+    other.k = gbau_core::secret::K::new([0x42; 16]);
+    let e =
+        personalize::run(Some(&mut s), &other, &opts(Target::Soft, true, "12345678")).unwrap_err();
+    assert!(e.to_string().contains("not the profile's"), "{e}");
+}
+
+#[test]
+fn cli_dry_run_without_a_card_prints_the_masked_plan() {
+    for (model, must) in [
+        ("sja2", "AF 20"),
+        ("sja5", "AF 30"),
+        ("sjs1", "7F CC"),
+        ("soft", "6F 38"),
+    ] {
+        let out = gbau()
+            .args(["personalize", "--card", model, "--profile"])
+            .arg(support::profile())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(must), "{model}: no {must} in\n{text}");
+        assert!(text.contains("DRY RUN"));
+        assert!(!text
+            .to_lowercase()
+            .contains("465b5ce8b199b49faa5f0a2ee238a6bc"));
+    }
+    let out = gbau()
+        .args(["personalize", "--card", "sjs1", "--json", "--profile"])
+        .arg(support::profile())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["gba"].as_str().unwrap().contains("GBA_ME"));
+    // Usage errors: no profile, a bad ADM.
+    let out = gbau()
+        .args(["personalize", "--card", "sja2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = gbau()
+        .args(["personalize", "--card", "sja2", "--adm", "12", "--profile"])
+        .arg(support::profile())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ADM1"));
+    let _ = repo();
+}
