@@ -534,6 +534,16 @@ pub fn variables(
             *mine |= theirs;
         }
     }
+    if target == Target::Sjs1 {
+        // The SJS1 does not do GBA_U: services 68/76 would send the MT to a GBA context the
+        // card does not have. Without them the MT runs GBA_ME.
+        for service in [ef::SERVICE_GBA, ef::SERVICE_GBA_LOCAL_KEY] {
+            let (byte, bit) = (usize::from(service - 1) / 8, (service - 1) % 8);
+            if let Some(b) = ust.get_mut(byte) {
+                *b &= !(1u8 << bit);
+            }
+        }
+    }
     set("ust_len", hex_len(ust.len())?);
     set("ust", to_hex(&ust));
     let gbabp = shape(shapes, "EF_GBABP")?.size;
