@@ -272,12 +272,26 @@ pub const SQN_IND_LEN_MASK: u8 = 0x0F;
 /// flag2 bits (AUTN/AUTS concealment, AMF handling for MAC-S): gbau writes 0.
 pub const SQN_FLAG2_DEFAULT: u8 = 0x00;
 
+/// A Δ or age limit of TS 33.102 Annex C counts SEQ steps; the sysmo files hold it in SQN
+/// units, shifted left by the IND length (sysmo-usim-tool's default 2^28 is written as
+/// 2^33, as in pySim's example). A value that does not fit 48 bits is written as the
+/// largest: the returned flag says so.
+#[must_use]
+pub fn limit_to_file(seq_steps: u64) -> (u64, bool) {
+    match seq_steps.checked_shl(crate::sqn::IND_BITS) {
+        Some(v) if v <= crate::sqn::SQN_MAX && seq_steps <= crate::sqn::SQN_MAX => (v, false),
+        _ => (crate::sqn::SQN_MAX, true),
+    }
+}
+
 /// EF.USIM_SQN decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqnFile {
     pub flag1: u8,
     pub flag2: u8,
+    /// In SQN units (see [`limit_to_file`]).
     pub delta_max: u64,
+    /// In SQN units.
     pub age_limit: u64,
     /// The freshness array: one 6-byte value per IND slot.
     pub entries: Vec<u64>,
@@ -306,8 +320,8 @@ impl SqnFile {
         Self {
             flag1,
             flag2: SQN_FLAG2_DEFAULT,
-            delta_max: policy.delta.unwrap_or(0),
-            age_limit: policy.age_limit.unwrap_or(0),
+            delta_max: limit_to_file(policy.delta.unwrap_or(0)).0,
+            age_limit: limit_to_file(policy.age_limit.unwrap_or(0)).0,
             entries: vec![0; IND_SLOTS],
         }
     }
@@ -368,8 +382,10 @@ impl SqnFile {
             return Err(unsupported("AUTN/AUTS concealment or AMF flags"));
         }
         Ok(SqnPolicy {
-            delta: (self.flag1 & SQN_CHECK_DELTA != 0).then_some(self.delta_max),
-            age_limit: (self.flag1 & SQN_CHECK_AGE_LIMIT != 0).then_some(self.age_limit),
+            delta: (self.flag1 & SQN_CHECK_DELTA != 0)
+                .then_some(self.delta_max >> crate::sqn::IND_BITS),
+            age_limit: (self.flag1 & SQN_CHECK_AGE_LIMIT != 0)
+                .then_some(self.age_limit >> crate::sqn::IND_BITS),
         })
     }
 }
@@ -426,7 +442,7 @@ pub fn encode_sjs1_sqnc(policy: SqnPolicy) -> (u8, [u8; 12]) {
         first |= SJS1_SQNC_AGE_LIMIT;
     }
     let mut rest = [0u8; 12];
-    let shifted = |v: Option<u64>| (v.unwrap_or(0) << ind) & crate::sqn::SQN_MAX;
+    let shifted = |v: Option<u64>| limit_to_file(v.unwrap_or(0)).0;
     rest[..6].copy_from_slice(&shifted(policy.delta).to_be_bytes()[2..]);
     rest[6..].copy_from_slice(&shifted(policy.age_limit).to_be_bytes()[2..]);
     (first, rest)
@@ -480,6 +496,13 @@ mod tests {
             f.policy().is_err(),
             "skip-next and flag2 bits are not emulated"
         );
+        assert_eq!(
+            f.delta_max >> 5,
+            1 << 28,
+            "sysmo-usim-tool's default Δ = 2^28 SEQ steps"
+        );
+        assert_eq!(limit_to_file(1 << 28), (1 << 33, false));
+        assert_eq!(limit_to_file(1 << 44), (crate::sqn::SQN_MAX, true));
         let ours = SqnFile::reset(SqnPolicy {
             delta: Some(1 << 28),
             age_limit: None,

@@ -683,12 +683,15 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 write,
                 adm,
             };
-            let report = gbau_host::personalize::run(session.as_mut(), &profile, &opts)?;
+            let (report, result) =
+                gbau_host::personalize::run_reporting(session.as_mut(), &profile, &opts);
+            // What was sent before a stop is shown too: it is what the card holds now.
             if json {
                 print_json(&report)?;
-            } else {
+            } else if !report.steps.is_empty() || result.is_ok() {
                 emit(&report.to_string())?;
             }
+            result?;
         }
         Command::Info { json } => {
             let mut s = card.open()?;

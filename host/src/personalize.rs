@@ -171,6 +171,7 @@ pub struct Report {
     pub card: Option<String>,
     pub atr: Option<String>,
     pub recognised_as: Option<String>,
+    /// ADM1 tries left before anything was presented (`None`: already verified).
     pub adm1_tries_left: Option<u8>,
     pub dry_run: bool,
     pub files: Vec<FileShape>,
@@ -182,6 +183,8 @@ pub struct Report {
     /// What the card does with GBA, and which mode gbau will use.
     pub gba: Option<String>,
     pub notes: Vec<String>,
+    /// Why it stopped, when it did.
+    pub error: Option<String>,
 }
 
 /// Options of `gbau personalize`.
@@ -814,15 +817,16 @@ fn adm_block(
     profile: &Profile,
     target: Target,
 ) -> Result<[u8; 8], PersonalizeError> {
-    match &opts.adm {
-        Some(digits) => {
-            if target.model().is_some() && digits.len() != 8 {
-                return Err(PersonalizeError::AdmFormat);
-            }
-            pin_block(digits).ok_or(PersonalizeError::AdmFormat)
-        }
-        None => Ok(*profile.adm1.value.block()),
+    let block = match &opts.adm {
+        Some(digits) => pin_block(digits).ok_or(PersonalizeError::AdmFormat)?,
+        None => *profile.adm1.value.block(),
+    };
+    // sysmocom prints ADM1 as exactly 8 digits; a shorter value is a typo, and a wrong
+    // presentation costs a try.
+    if target.model().is_some() && !block.iter().all(u8::is_ascii_digit) {
+        return Err(PersonalizeError::AdmFormat);
     }
+    Ok(block)
 }
 
 /// Run `gbau personalize`. `session` is `None` for a dry run without a card.
@@ -831,10 +835,20 @@ pub fn run(
     profile: &Profile,
     opts: &Options,
 ) -> Result<Report, PersonalizeError> {
-    let target = opts.target;
+    let (report, result) = run_reporting(session, profile, opts);
+    result.map(|()| report)
+}
+
+/// [`run`], keeping the report of what was done also when it stops: the commands already
+/// sent and their answers are part of the answer to "what is on my card now".
+pub fn run_reporting(
+    session: Option<&mut Session>,
+    profile: &Profile,
+    opts: &Options,
+) -> (Report, Result<(), PersonalizeError>) {
     let mut report = Report {
-        target,
-        model: target.name(),
+        target: opts.target,
+        model: opts.target.name(),
         card: None,
         atr: None,
         recognised_as: None,
@@ -846,7 +860,34 @@ pub fn run(
         key_check: None,
         gba: None,
         notes: Vec::new(),
+        error: None,
     };
+    let result = run_into(&mut report, session, profile, opts);
+    if let Err(e) = &result {
+        report.error = Some(e.to_string());
+    }
+    (report, result)
+}
+
+fn run_into(
+    report: &mut Report,
+    session: Option<&mut Session>,
+    profile: &Profile,
+    opts: &Options,
+) -> Result<(), PersonalizeError> {
+    let target = opts.target;
+    if target.model().is_some() {
+        for (what, value) in [
+            ("Δ", profile.sqn_policy.delta),
+            ("age limit", profile.sqn_policy.age_limit),
+        ] {
+            if let Some(v) = value.filter(|v| sysmo::limit_to_file(*v).1) {
+                report.notes.push(format!(
+                    "the profile's SQN {what} ({v} SEQ steps) exceeds what the card's SQN file holds: written as the largest value"
+                ));
+            }
+        }
+    }
     if target == Target::Sjs1 {
         report.gba = Some("no GBA_U on the sysmoUSIM-SJS1: gbau uses GBA_ME with it (3G context, Ks_NAF derived in the MT)".into());
     }
@@ -862,7 +903,7 @@ pub fn run(
             "dry run: nothing was sent; add --reader NAME to check the card, --write to write"
                 .into(),
         );
-        return Ok(report);
+        return Ok(());
     };
     let atr = session.atr()?;
     report.card = Some(session.label.clone());
@@ -913,7 +954,6 @@ pub fn run(
         let (adm_steps, _, _) = plan(target, &vars, &secrets)?;
         if let Err(e) = execute(u, &adm_steps, &mut report.steps) {
             let left = adm_tries(u).ok().flatten();
-            report.adm1_tries_left = left;
             return Err(match left {
                 Some(n) => PersonalizeError::Step(format!(
                     "wrong ADM1: {n} tries left; nothing was written ({e})"
@@ -944,8 +984,7 @@ pub fn run(
             });
         }
         Ok(())
-    })?;
-    Ok(report)
+    })
 }
 
 fn is_soft_atr(atr: &[u8]) -> bool {
@@ -1005,6 +1044,9 @@ impl std::fmt::Display for Report {
         }
         for n in &self.notes {
             writeln!(f, "note          {n}")?;
+        }
+        if let Some(e) = &self.error {
+            writeln!(f, "stopped       {e}")?;
         }
         Ok(())
     }

@@ -241,5 +241,53 @@ fn cli_dry_run_without_a_card_prints_the_masked_plan() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ADM1"));
-    let _ = repo();
+    // test-set-1's Δ (2^44 SEQ steps, for the chain vector) does not fit the SJA2's SQN file.
+    let out = gbau()
+        .args(["personalize", "--card", "sja2", "--json", "--profile"])
+        .arg(support::profile())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["notes"]
+            .to_string()
+            .contains("written as the largest value"),
+        "{v}"
+    );
+}
+
+#[test]
+fn cli_shows_what_was_sent_when_it_stops() {
+    let dir = TempDir::new("perso-cli");
+    let out = gbau()
+        .args([
+            "personalize",
+            "--card",
+            "sja2",
+            "--write",
+            "--adm",
+            "87654321",
+            "--sim",
+        ])
+        .arg(dir.path("card.json"))
+        .arg("--profile")
+        .arg(factory())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("ADM1          3 tries left"), "{stdout}");
+    assert!(
+        stdout.contains("> 00 20 00 0A 08 ‹adm1›  [got 63 C2]"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("wrong ADM1: 2 tries left; nothing was written"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("3837363534333231"),
+        "the ADM value is never shown"
+    );
 }
