@@ -73,6 +73,8 @@ scripts!(
     "common/adm1.apdu",
     "common/usim-files.apdu",
     "common/usim-files-read-back.apdu",
+    "common/isim-files.apdu",
+    "common/isim-files-read-back.apdu",
     "sysmo-isim/write.apdu",
     "sysmo-isim/read-back.apdu",
     "sysmo-usim-sjs1/write.apdu",
@@ -196,48 +198,55 @@ pub struct Options {
     pub adm: Option<String>,
 }
 
-/// A file the model must have: where, and which FID path to select from the MF.
+/// Where a file's FID path starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Under {
+    Mf,
+    Usim,
+    Isim,
+}
+
+/// A file the model must have: where, and which FIDs to select from there.
 struct Wanted {
     name: &'static str,
-    /// FIDs from the MF; `None` first element = inside ADF.USIM.
-    in_usim: bool,
+    under: Under,
     path: &'static [u16],
 }
 
 const USIM_FILES: [Wanted; 7] = [
     Wanted {
         name: "EF_IMSI",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_IMSI],
     },
     Wanted {
         name: "EF_AD",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_AD],
     },
     Wanted {
         name: "EF_ACC",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_ACC],
     },
     Wanted {
         name: "EF_UST",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_UST],
     },
     Wanted {
         name: "EF_GBABP",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_GBABP],
     },
     Wanted {
         name: "EF_GBANL",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_GBANL],
     },
     Wanted {
         name: "EF_NAFKCA",
-        in_usim: true,
+        under: Under::Usim,
         path: &[ef::EF_NAFKCA],
     },
 ];
@@ -245,42 +254,42 @@ const USIM_FILES: [Wanted; 7] = [
 const SJA_FILES: [Wanted; 8] = [
     Wanted {
         name: "EF_ICCID",
-        in_usim: false,
+        under: Under::Mf,
         path: &[ef::EF_ICCID],
     },
     Wanted {
         name: "EF.MILENAGE_CFG",
-        in_usim: false,
+        under: Under::Mf,
         path: &[sysmo::DF_SYSTEM, sysmo::EF_MILENAGE_CFG],
     },
     Wanted {
         name: "EF.USIM_AUTH_KEY",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::EF_USIM_AUTH_KEY],
     },
     Wanted {
         name: "EF.USIM_AUTH_KEY_2G",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::EF_USIM_AUTH_KEY_2G],
     },
     Wanted {
         name: "EF.USIM_SQN",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::EF_USIM_SQN],
     },
     Wanted {
         name: "EF.GBA_SK",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::EF_GBA_SK],
     },
     Wanted {
         name: "EF.GBA_REC_LIST",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::EF_GBA_REC_LIST],
     },
     Wanted {
         name: "EF.GBA_INT_KEY",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::EF_GBA_INT_KEY],
     },
 ];
@@ -288,48 +297,78 @@ const SJA_FILES: [Wanted; 8] = [
 const SJS1_FILES: [Wanted; 7] = [
     Wanted {
         name: "EF_ICCID",
-        in_usim: false,
+        under: Under::Mf,
         path: &[ef::EF_ICCID],
     },
     Wanted {
         name: "EF.AUTH (7FCC/6F00)",
-        in_usim: false,
+        under: Under::Mf,
         path: &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_AUTH],
     },
     Wanted {
         name: "EF.MLNGC (7FCC/6F01)",
-        in_usim: false,
+        under: Under::Mf,
         path: &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_MLNGC],
     },
     Wanted {
         name: "Ki (7F20/00FF)",
-        in_usim: false,
+        under: Under::Mf,
         path: &[sysmo::DF_GSM, sysmo::SJS1_EF_KI],
     },
     Wanted {
         name: "OPc (7F20/00F7)",
-        in_usim: false,
+        under: Under::Mf,
         path: &[sysmo::DF_GSM, sysmo::SJS1_EF_OPC],
     },
     Wanted {
         name: "SQNC (00FB)",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::SJS1_EF_SQNC],
     },
     Wanted {
         name: "SQNA (00FA)",
-        in_usim: true,
+        under: Under::Usim,
         path: &[sysmo::SJS1_EF_SQNA],
     },
 ];
 
-fn wanted(target: Target) -> Vec<&'static Wanted> {
+const ISIM_FILES: [Wanted; 4] = [
+    Wanted {
+        name: "EF_IMPI",
+        under: Under::Isim,
+        path: &[ef::EF_IMPI],
+    },
+    Wanted {
+        name: "EF_DOMAIN",
+        under: Under::Isim,
+        path: &[ef::EF_DOMAIN],
+    },
+    Wanted {
+        name: "EF_IMPU",
+        under: Under::Isim,
+        path: &[ef::EF_IMPU],
+    },
+    Wanted {
+        name: "EF_IST",
+        under: Under::Isim,
+        path: &[ef::EF_IST],
+    },
+];
+
+/// Whether the ISIM files are written: the profile has an ISIM and the model one too (the
+/// SJS1 is a USIM only).
+fn with_isim(profile: &Profile, target: Target) -> bool {
+    profile.isim.is_some() && target != Target::Sjs1
+}
+
+fn wanted(target: Target, isim: bool) -> Vec<&'static Wanted> {
     let model: &'static [Wanted] = match target {
         Target::Sja2 | Target::Sja5 => &SJA_FILES,
         Target::Sjs1 => &SJS1_FILES,
         Target::Soft => &[],
     };
-    model.iter().chain(USIM_FILES.iter()).collect()
+    let isim: &'static [Wanted] = if isim { &ISIM_FILES } else { &[] };
+    model.iter().chain(USIM_FILES.iter()).chain(isim).collect()
 }
 
 fn select_ok(
@@ -344,18 +383,23 @@ fn select_ok(
 fn probe_files(
     u: &mut LockedUsim<'_>,
     target: Target,
+    isim: bool,
 ) -> Result<BTreeMap<&'static str, FileShape>, PersonalizeError> {
     let mut out = BTreeMap::new();
-    for w in wanted(target) {
+    for w in wanted(target, isim) {
         let missing = |problem: String| PersonalizeError::FileModel {
             model: target.name(),
             file: w.name,
             problem,
         };
-        let start = if w.in_usim {
-            CommandApdu::new(0x00, 0xA4, 0x04, 0x04).with_data(ef::USIM_AID_PREFIX.to_vec())
-        } else {
-            crate::usim::apdus::select_fid(ef::MF)
+        let start = match w.under {
+            Under::Usim => {
+                CommandApdu::new(0x00, 0xA4, 0x04, 0x04).with_data(ef::USIM_AID_PREFIX.to_vec())
+            }
+            Under::Isim => {
+                CommandApdu::new(0x00, 0xA4, 0x04, 0x04).with_data(ef::ISIM_AID_PREFIX.to_vec())
+            }
+            Under::Mf => crate::usim::apdus::select_fid(ef::MF),
         };
         select_ok(u, &start.with_ne(256))?
             .map_err(|sw| missing(format!("cannot be reached: SELECT answered {sw}")))?;
@@ -395,11 +439,12 @@ fn assumed_shapes(profile: &Profile, target: Target) -> BTreeMap<&'static str, F
         return out;
     };
     let usim = tree.adf(gbau_card::fs::App::Usim);
-    for w in wanted(target) {
-        let mut at = if w.in_usim {
-            usim
-        } else {
-            Some(gbau_card::fs::MF_INDEX)
+    let isim = tree.adf(gbau_card::fs::App::Isim);
+    for w in wanted(target, with_isim(profile, target)) {
+        let mut at = match w.under {
+            Under::Usim => usim,
+            Under::Isim => isim,
+            Under::Mf => Some(gbau_card::fs::MF_INDEX),
         };
         for fid in w.path {
             at = at.and_then(|df| tree.child(df, *fid));
@@ -511,7 +556,7 @@ pub fn variables(
     profile: &Profile,
     target: Target,
     shapes: &BTreeMap<&'static str, FileShape>,
-    card_ust: Option<&[u8]>,
+    card: &CardTables,
     adm: &[u8; 8],
 ) -> Result<(BTreeMap<String, String>, BTreeSet<String>), PersonalizeError> {
     let mut v = BTreeMap::new();
@@ -532,8 +577,8 @@ pub fn variables(
     set("acc", to_hex(&ef::encode_acc(&profile.imsi)));
     let ust_size = shape(shapes, "EF_UST")?.size;
     let mut ust = ef::encode_service_table("EF_UST", &profile.services, ust_size).map_err(bad)?;
-    if let Some(card) = card_ust {
-        for (mine, theirs) in ust.iter_mut().zip(card) {
+    if let Some(theirs) = &card.ust {
+        for (mine, theirs) in ust.iter_mut().zip(theirs) {
             *mine |= theirs;
         }
     }
@@ -572,6 +617,44 @@ pub fn variables(
             None => vec![0xFF; kca_len],
         };
         set(&format!("nafkca_{n:02X}"), to_hex(&record));
+    }
+    if let Some(isim) = profile.isim.as_ref().filter(|_| with_isim(profile, target)) {
+        for (var, name, text) in [
+            ("impi", "EF_IMPI", &isim.impi),
+            ("domain", "EF_DOMAIN", &isim.domain),
+        ] {
+            let size = shape(shapes, name)?.size;
+            set(&format!("{var}_len"), hex_len(size)?);
+            set(
+                &format!("{var}_ef"),
+                to_hex(&ef::encode_tagged_text(name, text, size).map_err(bad)?),
+            );
+        }
+        let (impu_len, impu_count) = records(target, shapes, "EF_IMPU")?;
+        require(target, "EF_IMPU", isim.impu.len() <= impu_count, || {
+            format!(
+                "has {impu_count} records; the profile names {} IMPUs",
+                isim.impu.len()
+            )
+        })?;
+        set("impu_len", hex_len(impu_len)?);
+        set("impu_count", impu_count.to_string());
+        for n in 1..=impu_count {
+            let record = match isim.impu.get(n - 1) {
+                Some(uri) => ef::encode_tagged_text("EF_IMPU", uri, impu_len).map_err(bad)?,
+                None => vec![0xFF; impu_len],
+            };
+            set(&format!("impu_{n:02X}"), to_hex(&record));
+        }
+        let ist_size = shape(shapes, "EF_IST")?.size;
+        let mut ist = ef::encode_service_table("EF_IST", &isim.services, ist_size).map_err(bad)?;
+        if let Some(theirs) = &card.ist {
+            for (mine, theirs) in ist.iter_mut().zip(theirs) {
+                *mine |= theirs;
+            }
+        }
+        set("ist_len", hex_len(ist.len())?);
+        set("ist", to_hex(&ist));
     }
     set(
         "iccid_ef",
@@ -670,22 +753,41 @@ pub fn variables(
 /// The three parts of a personalization: VERIFY ADM1, the model's writes, the read-back.
 type Plan = (Vec<PlannedStep>, Vec<PlannedStep>, Vec<PlannedStep>);
 
-/// The plan: (ADM1 verify when writing,) the model's write script, its read-back.
+/// The plan: (ADM1 verify when writing,) the model's write script and the ISIM's, their
+/// read-back.
 fn plan(
     target: Target,
+    isim: bool,
     vars: &BTreeMap<String, String>,
     secrets: &BTreeSet<String>,
 ) -> Result<Plan, PersonalizeError> {
-    let one = |name: String| -> Result<Vec<PlannedStep>, PersonalizeError> {
-        let (file, text) = load("personalize/", &name).map_err(PersonalizeError::Step)?;
-        let lines = script::parse(&text, &file)?;
-        let mut loader = load;
-        Ok(script::plan(&lines, vars, secrets, &mut loader)?)
+    let one = |names: &[String]| -> Result<Vec<PlannedStep>, PersonalizeError> {
+        let mut out = Vec::new();
+        for name in names {
+            let (file, text) = load("personalize/", name).map_err(PersonalizeError::Step)?;
+            let lines = script::parse(&text, &file)?;
+            let mut loader = load;
+            out.extend(script::plan(&lines, vars, secrets, &mut loader)?);
+        }
+        Ok(out)
+    };
+    let with = |model: String, isim_part: &str| {
+        let mut v = vec![model];
+        if isim {
+            v.push(isim_part.to_owned());
+        }
+        v
     };
     Ok((
-        one("common/adm1.apdu".into())?,
-        one(format!("{}/write.apdu", target.dir()))?,
-        one(format!("{}/read-back.apdu", target.dir()))?,
+        one(&["common/adm1.apdu".to_owned()])?,
+        one(&with(
+            format!("{}/write.apdu", target.dir()),
+            "common/isim-files.apdu",
+        ))?,
+        one(&with(
+            format!("{}/read-back.apdu", target.dir()),
+            "common/isim-files-read-back.apdu",
+        ))?,
     ))
 }
 
@@ -737,14 +839,37 @@ fn execute(
     Ok(())
 }
 
-/// The card's EF_UST, when it can be read now.
-fn read_ust(u: &mut LockedUsim<'_>) -> Result<Option<Vec<u8>>, PersonalizeError> {
+/// The card's service tables, merged with the profile's services (gbau only adds).
+#[derive(Debug, Default, Clone)]
+pub struct CardTables {
+    pub ust: Option<Vec<u8>>,
+    pub ist: Option<Vec<u8>>,
+}
+
+/// Read the card's EF_UST (and EF_IST) when they can be read now.
+fn read_tables(u: &mut LockedUsim<'_>, isim: bool) -> Result<CardTables, PersonalizeError> {
     u.select_usim()?;
-    match u.ust() {
-        Ok(t) => Ok(Some(t)),
-        Err(UsimError::Status { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let ust = match u.ust() {
+        Ok(t) => Some(t),
+        Err(UsimError::Status { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let ist = if isim {
+        let select = CommandApdu::new(0x00, 0xA4, 0x04, 0x04)
+            .with_data(ef::ISIM_AID_PREFIX.to_vec())
+            .with_ne(256);
+        match select_ok(u, &select)? {
+            Ok(_) => match u.read_transparent("READ BINARY EF_IST", ef::EF_IST) {
+                Ok(t) => Some(t),
+                Err(UsimError::Status { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    Ok(CardTables { ust, ist })
 }
 
 /// Prove the card's keys are the profile's: AUTHENTICATE (3G context) with a challenge made
@@ -894,8 +1019,8 @@ fn run_into(
     let adm = adm_block(opts, profile, target)?;
     let Some(session) = session else {
         let shapes = assumed_shapes(profile, target);
-        let (vars, secrets) = variables(profile, target, &shapes, None, &adm)?;
-        let (a, w, r) = plan(target, &vars, &secrets)?;
+        let (vars, secrets) = variables(profile, target, &shapes, &CardTables::default(), &adm)?;
+        let (a, w, r) = plan(target, with_isim(profile, target), &vars, &secrets)?;
         report.files = shapes.into_values().collect();
         report.steps = a.iter().chain(&w).chain(&r).map(step_report).collect();
         report.notes.push("no card given (--reader): file sizes assumed from the profile, EF_UST from the profile's services only".into());
@@ -927,18 +1052,19 @@ fn run_into(
         });
     }
     let write = opts.write;
+    let isim = with_isim(profile, target);
     let pin = session.pin.clone();
     session.with_card(|u| -> Result<(), PersonalizeError> {
-        let shapes = probe_files(u, target)?;
+        let shapes = probe_files(u, target, isim)?;
         report.files = shapes.values().cloned().collect();
         let tries = adm_tries(u)?;
         report.adm1_tries_left = tries;
-        let mut card_ust = read_ust(u)?;
+        let mut tables = read_tables(u, isim)?;
         if !write {
-            let (vars, secrets) = variables(profile, target, &shapes, card_ust.as_deref(), &adm)?;
-            let (a, w, r) = plan(target, &vars, &secrets)?;
+            let (vars, secrets) = variables(profile, target, &shapes, &tables, &adm)?;
+            let (a, w, r) = plan(target, isim, &vars, &secrets)?;
             report.steps = a.iter().chain(&w).chain(&r).map(step_report).collect();
-            if card_ust.is_none() {
+            if tables.ust.is_none() {
                 report.notes.push("EF_UST needs PIN1 or ADM1 to read: the plan shows the profile's services only; --write adds them to the card's".into());
             }
             report.notes.push("dry run: nothing was written; add --write to write".into());
@@ -949,9 +1075,9 @@ fn run_into(
                 return Err(PersonalizeError::LastAdmTry(n));
             }
         }
-        // VERIFY ADM1 first: then EF_UST can be read and merged.
-        let (vars, secrets) = variables(profile, target, &shapes, card_ust.as_deref(), &adm)?;
-        let (adm_steps, _, _) = plan(target, &vars, &secrets)?;
+        // VERIFY ADM1 first: then EF_UST and EF_IST can be read and merged.
+        let (vars, secrets) = variables(profile, target, &shapes, &tables, &adm)?;
+        let (adm_steps, _, _) = plan(target, isim, &vars, &secrets)?;
         if let Err(e) = execute(u, &adm_steps, &mut report.steps) {
             let left = adm_tries(u).ok().flatten();
             return Err(match left {
@@ -961,11 +1087,11 @@ fn run_into(
                 None => e,
             });
         }
-        if card_ust.is_none() {
-            card_ust = read_ust(u)?;
+        if tables.ust.is_none() || (isim && tables.ist.is_none()) {
+            tables = read_tables(u, isim)?;
         }
-        let (vars, secrets) = variables(profile, target, &shapes, card_ust.as_deref(), &adm)?;
-        let (_, write_steps, read_back) = plan(target, &vars, &secrets)?;
+        let (vars, secrets) = variables(profile, target, &shapes, &tables, &adm)?;
+        let (_, write_steps, read_back) = plan(target, isim, &vars, &secrets)?;
         execute(u, &write_steps, &mut report.steps)?;
         execute(u, &read_back, &mut report.steps)?;
         report.read_back = Some(format!(

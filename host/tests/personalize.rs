@@ -75,6 +75,25 @@ fn sja2_layout_personalized_from_a_profile_is_that_profiles_card() {
             );
         }
     }
+    // The same profile, the same card: everything `gbau info` reads (ICCID, IMSI, IMPI, the
+    // ISIM's IMPI, services, GBA context, GBA files, NAF Key Centers) equals what the soft
+    // card made directly from test-set-1 shows.
+    let info = |state: &Path, card_profile: &Path| {
+        let mut s = open(state, card_profile);
+        let mut v = serde_json::to_value(gbau_host::cmd::info(&mut s).unwrap()).unwrap();
+        for k in ["card", "atr", "model"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let personalized = info(&state, &factory());
+    let direct = info(&dir.path("direct.json"), &support::profile());
+    assert_eq!(personalized, direct);
+    assert_eq!(personalized["imsi"], "001010000000001");
+    assert_eq!(
+        personalized["isim_impi"],
+        "001010000000001@ims.mnc001.mcc001.3gppnetwork.org"
+    );
     // The card, reopened from its state file (its factory profile is only its birth
     // certificate now), answers the GBA_U chain of test-set-1 byte for byte.
     let factory_profile = Profile::load(&factory()).unwrap();
