@@ -182,94 +182,160 @@ impl Card {
         }
     }
 
-    fn sysmo_file(&self, fid: u16) -> Option<&[u8]> {
-        use gbau_core::sysmo;
-        let index = if fid == sysmo::EF_MILENAGE_CFG {
-            self.tree.child(MF_INDEX, sysmo::DF_SYSTEM)
+    /// The contents of the EF at `path` from the MF, or from ADF.USIM.
+    fn file_at(&self, in_usim: bool, path: &[u16]) -> Option<usize> {
+        let mut at = if in_usim {
+            self.tree.adf(App::Usim)?
         } else {
-            self.tree.adf(App::Usim)
+            MF_INDEX
+        };
+        for fid in path {
+            at = self.tree.child(at, *fid)?;
         }
-        .and_then(|df| self.tree.child(df, fid))?;
-        self.state.files.get(index).map(Vec::as_slice)
+        Some(at)
+    }
+
+    fn file_bytes(&self, in_usim: bool, path: &[u16], name: &str) -> Result<&[u8], String> {
+        self.file_at(in_usim, path)
+            .and_then(|i| self.state.files.get(i))
+            .map(Vec::as_slice)
+            .ok_or_else(|| format!("{name} missing"))
+    }
+
+    /// Where the freshness array lives: (in ADF.USIM, FID, offset of the array).
+    fn sqn_array_file(&self) -> Option<(u16, usize)> {
+        use gbau_core::sysmo::{self, Model};
+        match self.profile.layout.sysmo_model()? {
+            Model::Sja2 | Model::Sja5 => Some((sysmo::EF_USIM_SQN, 14)),
+            Model::Sjs1 => Some((sysmo::SJS1_EF_SQNA, 0)),
+        }
     }
 
     fn sysmo_keys(&mut self, sqn_from_file: bool) -> Result<(), String> {
         use gbau_core::secret::{Op, Opc, K};
-        use gbau_core::sysmo;
-        let missing = |name: &str| format!("{name} missing");
-        let key = sysmo::decode_auth_key(
-            self.sysmo_file(sysmo::EF_USIM_AUTH_KEY)
-                .ok_or_else(|| missing("EF.USIM_AUTH_KEY"))?,
-        )
-        .map_err(|e| e.to_string())?;
-        if key.algorithm != sysmo::ALGO_MILENAGE {
-            return Err(format!(
-                "EF.USIM_AUTH_KEY: algorithm {} is not emulated (only Milenage, 4)",
-                key.algorithm
-            ));
-        }
-        let constants = sysmo::decode_milenage_cfg(
-            self.sysmo_file(sysmo::EF_MILENAGE_CFG)
-                .ok_or_else(|| missing("EF.MILENAGE_CFG"))?,
-        )
-        .map_err(|e| e.to_string())?;
-        let sqn = sysmo::SqnFile::decode(
-            self.sysmo_file(sysmo::EF_USIM_SQN)
-                .ok_or_else(|| missing("EF.USIM_SQN"))?,
-        )
-        .map_err(|e| e.to_string())?;
-        let policy = sqn.policy().map_err(|e| e.to_string())?;
-        let k = K::new(key.k);
-        let opc = if key.use_opc {
-            Opc::new(key.op_or_opc)
+        use gbau_core::sysmo::{self, Model};
+        let Some(model) = self.profile.layout.sysmo_model() else {
+            return Ok(());
+        };
+        let text = |e: sysmo::SysmoError| e.to_string();
+        let (k, op_or_opc, use_opc, res_4_bytes, constants, policy) = match model {
+            Model::Sja2 | Model::Sja5 => {
+                let key = sysmo::decode_auth_key(self.file_bytes(
+                    true,
+                    &[sysmo::EF_USIM_AUTH_KEY],
+                    "EF.USIM_AUTH_KEY",
+                )?)
+                .map_err(text)?;
+                if key.algorithm != sysmo::ALGO_MILENAGE {
+                    return Err(format!(
+                        "EF.USIM_AUTH_KEY: algorithm {} is not emulated (only Milenage, 4)",
+                        key.algorithm
+                    ));
+                }
+                let constants = sysmo::decode_milenage_cfg(self.file_bytes(
+                    false,
+                    &[sysmo::DF_SYSTEM, sysmo::EF_MILENAGE_CFG],
+                    "EF.MILENAGE_CFG",
+                )?)
+                .map_err(text)?;
+                let policy = sysmo::SqnFile::decode(self.file_bytes(
+                    true,
+                    &[sysmo::EF_USIM_SQN],
+                    "EF.USIM_SQN",
+                )?)
+                .and_then(|f| f.policy())
+                .map_err(text)?;
+                (
+                    key.k,
+                    key.op_or_opc,
+                    key.use_opc,
+                    key.res_4_bytes,
+                    constants,
+                    policy,
+                )
+            }
+            Model::Sjs1 => {
+                let algorithms = self.file_bytes(
+                    false,
+                    &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_AUTH],
+                    "EF.AUTH",
+                )?;
+                if algorithms.get(1) != Some(&sysmo::SJS1_ALGO_MILENAGE) {
+                    return Err("EF.AUTH: the 3G algorithm is not Milenage (01)".into());
+                }
+                let constants = sysmo::decode_sjs1_mlngc(self.file_bytes(
+                    false,
+                    &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_MLNGC],
+                    "EF.MLNGC",
+                )?)
+                .map_err(text)?;
+                let ki = self.file_bytes(false, &[sysmo::DF_GSM, sysmo::SJS1_EF_KI], "Ki")?;
+                let opc = self.file_bytes(false, &[sysmo::DF_GSM, sysmo::SJS1_EF_OPC], "OPc")?;
+                let (Ok(k), Some(Ok(op_or_opc))) = (
+                    <[u8; 16]>::try_from(ki.get(..16).unwrap_or_default()),
+                    opc.get(1..17).map(<[u8; 16]>::try_from),
+                ) else {
+                    return Err("Ki or OPc file too short".into());
+                };
+                let use_opc = opc.first() == Some(&sysmo::SJS1_OPC_FLAG);
+                let policy = sysmo::sjs1_sqnc_policy(self.file_bytes(
+                    true,
+                    &[sysmo::SJS1_EF_SQNC],
+                    "SQNC",
+                )?)
+                .map_err(text)?;
+                (k, op_or_opc, use_opc, false, constants, policy)
+            }
+        };
+        let k = K::new(k);
+        let opc = if use_opc {
+            Opc::new(op_or_opc)
         } else {
-            gbau_core::milenage::opc_from_op(&k, &Op::new(key.op_or_opc))
+            gbau_core::milenage::opc_from_op(&k, &Op::new(op_or_opc))
         };
         self.milenage = Milenage::with_constants(&k, opc, constants)
-            .map_err(|e| format!("EF.MILENAGE_CFG: {e}"))?;
-        self.res_4_bytes = key.res_4_bytes;
+            .map_err(|e| format!("Milenage constants: {e}"))?;
+        self.res_4_bytes = res_4_bytes;
         let mut slots = *self.state.sqn.slots();
         if sqn_from_file {
-            for (slot, entry) in slots.iter_mut().zip(&sqn.entries) {
-                *slot = entry >> gbau_core::sqn::IND_BITS;
+            if let Some((fid, offset)) = self.sqn_array_file() {
+                let bytes = self.file_bytes(true, &[fid], "SQN array")?;
+                let entries = sysmo::decode_sqn_array(bytes.get(offset..).unwrap_or_default());
+                for (slot, entry) in slots.iter_mut().zip(&entries) {
+                    *slot = entry >> gbau_core::sqn::IND_BITS;
+                }
             }
         }
         self.state.sqn = SqnArray::from_parts(slots, policy);
         Ok(())
     }
 
-    /// Sysmo layouts: after the SQN array changed, EF.USIM_SQN shows it (each entry the last
-    /// SQN accepted in its IND slot, as gbau reads the file **[to confirm]**).
+    /// Sysmo layouts: after the SQN array changed, the card's SQN file shows it (each entry
+    /// the last SQN accepted in its IND slot, as gbau reads the file **[to confirm]**).
     fn mirror_sqn(&mut self) {
-        use gbau_core::sysmo;
-        if self.profile.layout.sysmo_model().is_none() {
-            return;
-        }
-        let Some(index) = self
-            .tree
-            .adf(App::Usim)
-            .and_then(|df| self.tree.child(df, sysmo::EF_USIM_SQN))
-        else {
+        let Some((fid, offset)) = self.sqn_array_file() else {
             return;
         };
-        let Ok(mut file) = sysmo::SqnFile::decode(&self.state.files[index]) else {
+        let Some(index) = self.file_at(true, &[fid]) else {
             return;
         };
-        for (i, (entry, seq)) in file
-            .entries
-            .iter_mut()
-            .zip(self.state.sqn.slots())
+        let entries: Vec<u64> = self
+            .state
+            .sqn
+            .slots()
+            .iter()
             .enumerate()
-        {
-            *entry = if *seq == 0 {
-                0
-            } else {
-                (seq << gbau_core::sqn::IND_BITS) | i as u64
-            };
-        }
-        let bytes = file.encode();
-        if bytes.len() <= self.state.files[index].len() {
-            self.state.files[index][..bytes.len()].copy_from_slice(&bytes);
+            .map(|(i, seq)| {
+                if *seq == 0 {
+                    0
+                } else {
+                    (seq << gbau_core::sqn::IND_BITS) | i as u64
+                }
+            })
+            .collect();
+        let bytes = gbau_core::sysmo::encode_sqn_array(&entries);
+        if let Some(dest) = self.state.files[index].get_mut(offset..offset + bytes.len()) {
+            dest.copy_from_slice(&bytes);
         }
     }
 
@@ -279,12 +345,24 @@ impl Card {
         if self.profile.layout.sysmo_model().is_none() {
             return;
         }
-        match self.tree.nodes[index].fid {
-            sysmo::EF_USIM_AUTH_KEY | sysmo::EF_MILENAGE_CFG => self.load_sysmo_keys(false),
-            sysmo::EF_USIM_SQN => self.load_sysmo_keys(true),
+        let parent = self.tree.nodes[index]
+            .parent
+            .map(|p| self.tree.nodes[p].fid);
+        let in_usim = self.tree.nodes[index].parent == self.tree.adf(App::Usim);
+        match (self.tree.nodes[index].fid, parent) {
+            (sysmo::EF_USIM_AUTH_KEY, _) if in_usim => self.load_sysmo_keys(false),
+            (sysmo::EF_MILENAGE_CFG, Some(sysmo::DF_SYSTEM)) => self.load_sysmo_keys(false),
+            (sysmo::SJS1_EF_AUTH | sysmo::SJS1_EF_MLNGC, Some(sysmo::SJS1_DF_PROPRIETARY))
+            | (sysmo::SJS1_EF_KI | sysmo::SJS1_EF_OPC, Some(sysmo::DF_GSM)) => {
+                self.load_sysmo_keys(false);
+            }
+            (sysmo::SJS1_EF_SQNC, _) if in_usim => self.load_sysmo_keys(false),
+            (sysmo::EF_USIM_SQN | sysmo::SJS1_EF_SQNA, _) if in_usim => {
+                self.load_sysmo_keys(true);
+            }
             // Clearing the GBA files forgets the bootstrapped key and the NAF keys.
-            sysmo::EF_GBA_SK => self.state.gba = None,
-            sysmo::EF_GBA_REC_LIST | sysmo::EF_GBA_INT_KEY => {
+            (sysmo::EF_GBA_SK, _) if in_usim => self.state.gba = None,
+            (sysmo::EF_GBA_REC_LIST | sysmo::EF_GBA_INT_KEY, _) if in_usim => {
                 let records = self.profile.gba.gbanl_records;
                 self.state.naf_usim = NafStore::new(records);
                 if self.profile.isim.is_some() {
@@ -779,6 +857,10 @@ impl Card {
     }
 
     fn gba_enabled(&self, app: App) -> bool {
+        // The SJS1 has no GBA context, whatever its service table says [to confirm on a card].
+        if self.profile.layout == crate::profile::Layout::Sjs1 {
+            return false;
+        }
         match app {
             App::Usim => self.service_on(App::Usim, ef::SERVICE_GBA),
             App::Isim => self.service_on(App::Isim, ISIM_SERVICE_GBA),

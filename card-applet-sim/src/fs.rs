@@ -382,8 +382,12 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
         records("EF_NAFKCA", kca?, kca_count, kca_len)?,
     );
 
-    if sysmo {
-        sysmo_files(&mut b, usim, profile);
+    match profile.layout {
+        crate::profile::Layout::Sja2 | crate::profile::Layout::Sja5 => {
+            sysmo_files(&mut b, usim, profile);
+        }
+        crate::profile::Layout::Sjs1 => sjs1_files(&mut b, usim, profile),
+        crate::profile::Layout::Standard => {}
     }
 
     if let Some(isim) = &profile.isim {
@@ -532,6 +536,53 @@ fn sysmo_files(b: &mut Builder, usim: usize, profile: &Profile) {
     ];
     for (fid, name, structure, content) in files {
         b.ef(usim, fid, name, None, structure, Adm1, Adm1, content);
+    }
+}
+
+/// The key and SQN files of the sysmoUSIM-SJS1 layout (`gbau_core::sysmo`), from the
+/// profile; all read and written with ADM1.
+fn sjs1_files(b: &mut Builder, usim: usize, profile: &Profile) {
+    use gbau_core::sysmo;
+    use Access::Adm1;
+    use Structure::Transparent;
+    let proprietary = b.add(
+        MF_INDEX,
+        sysmo::SJS1_DF_PROPRIETARY,
+        "DF_7FCC",
+        NodeKind::Df,
+        Vec::new(),
+    );
+    let gsm = b.add(MF_INDEX, sysmo::DF_GSM, "DF_GSM", NodeKind::Df, Vec::new());
+    let mut opc = vec![sysmo::SJS1_OPC_FLAG];
+    opc.extend_from_slice(profile.opc.expose());
+    let (flags, limits) = sysmo::encode_sjs1_sqnc(profile.sqn_policy);
+    let mut sqnc = vec![flags, 0, 0];
+    sqnc.extend_from_slice(&limits);
+    let files: [(usize, u16, &str, Vec<u8>); 6] = [
+        (
+            proprietary,
+            sysmo::SJS1_EF_AUTH,
+            "EF_AUTH",
+            vec![sysmo::SJS1_ALGO_MILENAGE, sysmo::SJS1_ALGO_MILENAGE],
+        ),
+        (
+            proprietary,
+            sysmo::SJS1_EF_MLNGC,
+            "EF_MLNGC",
+            sysmo::encode_sjs1_mlngc(&profile.milenage).to_vec(),
+        ),
+        (gsm, sysmo::SJS1_EF_KI, "EF_KI", profile.k.expose().to_vec()),
+        (gsm, sysmo::SJS1_EF_OPC, "EF_OPC", opc),
+        (usim, sysmo::SJS1_EF_SQNC, "EF_SQNC", sqnc),
+        (
+            usim,
+            sysmo::SJS1_EF_SQNA,
+            "EF_SQNA",
+            vec![0; 6 * gbau_core::sqn::IND_SLOTS],
+        ),
+    ];
+    for (parent, fid, name, content) in files {
+        b.ef(parent, fid, name, None, Transparent, Adm1, Adm1, content);
     }
 }
 

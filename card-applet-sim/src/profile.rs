@@ -62,6 +62,9 @@ pub enum Layout {
     Sja2,
     /// The same for a sysmoISIM-SJA5.
     Sja5,
+    /// A sysmoUSIM-SJS1: its ATR, the 7FCC and DF.GSM key files and the USIM's SQN files;
+    /// no ISIM and no GBA context, so the MT uses GBA_ME with it.
+    Sjs1,
 }
 
 impl Layout {
@@ -72,6 +75,7 @@ impl Layout {
             Self::Standard => None,
             Self::Sja2 => Some(gbau_core::sysmo::Model::Sja2),
             Self::Sja5 => Some(gbau_core::sysmo::Model::Sja5),
+            Self::Sjs1 => Some(gbau_core::sysmo::Model::Sjs1),
         }
     }
 }
@@ -457,6 +461,9 @@ impl Profile {
                 "layout",
                 "the sysmocom layouts are T=0 cards (protocol: t0)",
             ));
+        }
+        if f.layout == Layout::Sjs1 && f.isim.is_some() {
+            return Err(field("isim", "the sysmoUSIM-SJS1 layout has no ISIM"));
         }
         let usim_aid = aid(
             "usim_aid",

@@ -117,3 +117,62 @@ fn keys_come_from_the_key_file() {
     let r = tx(&mut card, CHAIN_BOOTSTRAP);
     assert_eq!(to_hex(&r.data), format!("db04{}", &CHAIN_RES[..8]));
 }
+
+fn sjs1_test_set_1() -> SoftCard {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/test-set-1.yaml"),
+    )
+    .unwrap();
+    // The SJS1 has no ISIM: drop the profile's ISIM section.
+    let usim_only =
+        text.split("\nisim:").next().unwrap().to_owned() + "\nprotocol: t0\nlayout: sjs1\n";
+    SoftCard::in_memory(Profile::from_yaml(&usim_only).unwrap()).unwrap()
+}
+
+const CHAIN_3G: &str =
+    "008800812210 23553cbe9637a89d218ae64dae47bf35 10 55f328b43577b9b94a9ffac354dfafb3 00";
+
+#[test]
+fn sjs1_layout_keys_from_its_files_and_no_gba_context() {
+    let mut card = sjs1_test_set_1();
+    assert_eq!(to_hex(&card.atr()).to_uppercase(), sysmo::SJS1_ATRS[0]);
+    assert_eq!(sw(&mut card, SELECT_USIM), StatusWord::Ok);
+    assert_eq!(sw(&mut card, VERIFY_PIN1), StatusWord::Ok);
+    // Service 68 is in test-set-1's UST, but the SJS1 has no GBA context.
+    assert_eq!(
+        sw(&mut card, CHAIN_BOOTSTRAP),
+        StatusWord::SecurityContextNotSupported
+    );
+    assert_eq!(sw(&mut card, "0020000A083132333435363738"), StatusWord::Ok);
+    // Ki in DF.GSM: another Ki, the MAC fails; the right one back, RES/CK/IK of the chain.
+    assert_eq!(sw(&mut card, "00A40004023F00"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, "00A40004027F20"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, "00A400040200FF"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, "00D600000142"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, SELECT_USIM), StatusWord::Ok);
+    assert_eq!(
+        sw(&mut card, &CHAIN_3G.replace(' ', "")),
+        StatusWord::AuthenticationErrorIncorrectMac
+    );
+    assert_eq!(sw(&mut card, "00A40004023F00"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, "00A40004027F20"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, "00A400040200FF"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, "00D600000146"), StatusWord::Ok);
+    assert_eq!(sw(&mut card, SELECT_USIM), StatusWord::Ok);
+    let r = tx(&mut card, &CHAIN_3G.replace(' ', ""));
+    assert_eq!(&to_hex(&r.data)[..20], format!("db08{CHAIN_RES}"));
+    // The SQN array file shows the accepted SQN; zeroing it accepts the challenge again.
+    assert_eq!(sw(&mut card, "00A400040200FA"), StatusWord::Ok);
+    let array = tx(&mut card, "00B00000C0").data;
+    assert!(array.iter().any(|b| *b != 0));
+    assert_eq!(
+        tx(&mut card, &CHAIN_3G.replace(' ', "")).data.first(),
+        Some(&0xDC)
+    );
+    assert_eq!(
+        sw(&mut card, &format!("00D60000C0{}", "00".repeat(192))),
+        StatusWord::Ok
+    );
+    let r = tx(&mut card, &CHAIN_3G.replace(' ', ""));
+    assert_eq!(&to_hex(&r.data)[..20], format!("db08{CHAIN_RES}"));
+}

@@ -448,6 +448,73 @@ pub fn encode_sjs1_sqnc(policy: SqnPolicy) -> (u8, [u8; 12]) {
     (first, rest)
 }
 
+/// Decode the SJS1 EF.MLNGC (c1..c5 then r1..r5).
+pub fn decode_sjs1_mlngc(bytes: &[u8]) -> Result<MilenageConstants, SysmoError> {
+    if bytes.len() < MILENAGE_CFG_SIZE {
+        return Err(SysmoError::Length {
+            file: "EF.MLNGC",
+            len: bytes.len(),
+            expected: MILENAGE_CFG_SIZE,
+        });
+    }
+    let mut m = MilenageConstants {
+        r: [0; 5],
+        c: [[0; 16]; 5],
+    };
+    for (i, c) in m.c.iter_mut().enumerate() {
+        c.copy_from_slice(&bytes[16 * i..16 * (i + 1)]);
+    }
+    m.r.copy_from_slice(&bytes[80..85]);
+    Ok(m)
+}
+
+/// Size of the SJS1 SQN control file.
+pub const SJS1_SQNC_SIZE: usize = 15;
+
+/// The SQN policy an SJS1 SQNC file asks for, if gbau's SQN model implements it (5 IND
+/// bits, checking on).
+pub fn sjs1_sqnc_policy(bytes: &[u8]) -> Result<SqnPolicy, SysmoError> {
+    if bytes.len() < SJS1_SQNC_SIZE {
+        return Err(SysmoError::Length {
+            file: "SQNC",
+            len: bytes.len(),
+            expected: SJS1_SQNC_SIZE,
+        });
+    }
+    let unsupported = |problem: &str| SysmoError::Unsupported {
+        file: "SQNC",
+        problem: problem.into(),
+    };
+    let flags = bytes[0];
+    if u32::from(flags & 0x0F) != crate::sqn::IND_BITS {
+        return Err(unsupported("IND length other than 5 bits"));
+    }
+    if flags & SJS1_SQNC_CHECK == 0 {
+        return Err(unsupported("SQN checking switched off"));
+    }
+    let ind = crate::sqn::IND_BITS;
+    Ok(SqnPolicy {
+        delta: (flags & SJS1_SQNC_DELTA != 0).then(|| u48(&bytes[3..9]) >> ind),
+        age_limit: (flags & SJS1_SQNC_AGE_LIMIT != 0).then(|| u48(&bytes[9..15]) >> ind),
+    })
+}
+
+/// Decode a freshness array (6 bytes per IND slot, as in EF.USIM_SQN and SJS1 SQNA).
+#[must_use]
+pub fn decode_sqn_array(bytes: &[u8]) -> Vec<u64> {
+    bytes.chunks_exact(6).map(u48).collect()
+}
+
+/// Encode a freshness array.
+#[must_use]
+pub fn encode_sqn_array(entries: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * 6);
+    for e in entries {
+        put_u48(*e, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,5 +597,28 @@ mod tests {
         let sjs = encode_sjs1_mlngc(&m);
         assert_eq!(&sjs[80..], &[0x40, 0x00, 0x20, 0x40, 0x60]);
         assert_eq!(sjs[16 + 15], 0x01);
+        assert_eq!(decode_sjs1_mlngc(&sjs).unwrap(), m);
+    }
+
+    #[test]
+    fn sjs1_sqnc_round_trip() {
+        let policy = SqnPolicy {
+            delta: Some(1 << 28),
+            age_limit: Some(1000),
+        };
+        let (first, rest) = encode_sjs1_sqnc(policy);
+        assert_eq!(first, 0x75);
+        let mut file = vec![first, 0, 0];
+        file.extend_from_slice(&rest);
+        assert_eq!(sjs1_sqnc_policy(&file).unwrap(), policy);
+        file[0] = 0x45;
+        assert!(
+            sjs1_sqnc_policy(&file).is_err(),
+            "checking off is not emulated"
+        );
+        assert_eq!(
+            decode_sqn_array(&encode_sqn_array(&[1, 2, 3])),
+            vec![1, 2, 3]
+        );
     }
 }

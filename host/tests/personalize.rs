@@ -310,3 +310,35 @@ fn cli_shows_what_was_sent_when_it_stops() {
         "the ADM value is never shown"
     );
 }
+
+#[test]
+fn sjs1_personalized_from_a_profile_runs_gba_me() {
+    let dir = TempDir::new("perso-sjs1");
+    let state = dir.path("card.json");
+    let sjs1 = repo().join("card-applet-sim/profiles/sjs1-factory.yaml");
+    let profile = test_set_1();
+    {
+        let mut s = open(&state, &sjs1);
+        let report = personalize::run(
+            Some(&mut s),
+            &profile,
+            &opts(Target::Sjs1, true, "12345678"),
+        )
+        .unwrap();
+        assert_eq!(report.recognised_as.as_deref(), Some("sysmoUSIM-SJS1"));
+        assert!(report.key_check.as_deref().unwrap().contains("match"));
+        assert!(report.gba.as_deref().unwrap().contains("GBA_ME"));
+    }
+    let mut s = open(&state, &sjs1);
+    let info = gbau_host::cmd::info(&mut s).unwrap();
+    assert_eq!(info.imsi, "001010000000001");
+    assert_eq!(info.iccid, "8988211000000000001");
+    // The profile asks for services 68 and 76; on an SJS1 they stay off, so the MT runs GBA_ME.
+    assert!(!info.services.gba && !info.services.gba_local_key_establishment);
+    assert!(
+        info.gba_context.starts_with("not supported"),
+        "{}",
+        info.gba_context
+    );
+    assert!(info.model.starts_with("sysmoUSIM-SJS1"), "{}", info.model);
+}
