@@ -78,8 +78,9 @@ impl NafStore {
     }
 }
 
-/// All state that survives a power cycle.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// All state that survives a power cycle. `Debug` shows no file contents (the sysmo
+/// layouts keep keys in files).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Persistent {
     pub files: Vec<Vec<u8>>,
     pub pins: [Pin; 3],
@@ -87,6 +88,16 @@ pub struct Persistent {
     pub gba: Option<GbaBootstrap>,
     pub naf_usim: NafStore,
     pub naf_isim: NafStore,
+}
+
+impl std::fmt::Debug for Persistent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persistent")
+            .field("files", &self.files.len())
+            .field("pins", &self.pins)
+            .field("gba", &self.gba)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Volatile state: cleared by reset.
@@ -395,6 +406,25 @@ impl Card {
     #[must_use]
     pub fn persistent(&self) -> &Persistent {
         &self.state
+    }
+
+    /// True when the current EF holds key material (the sysmo layouts' key and GBA key
+    /// files): logs then show the length of what is read or written, not the bytes.
+    #[must_use]
+    pub fn current_ef_holds_keys(&self) -> bool {
+        const KEY_FILES: [&str; 8] = [
+            "USIM/EF_USIM_AUTH_KEY",
+            "USIM/EF_USIM_AUTH_KEY_2G",
+            "USIM/EF_GBA_SK",
+            "USIM/EF_GBA_INT_KEY",
+            "MF/DF_SYSTEM/EF_MILENAGE_CFG",
+            "MF/DF_7FCC/EF_MLNGC",
+            "MF/DF_GSM/EF_KI",
+            "MF/DF_GSM/EF_OPC",
+        ];
+        self.volatile
+            .current_ef
+            .is_some_and(|i| KEY_FILES.contains(&self.tree.nodes[i].path.as_str()))
     }
 
     /// True once since the last call if persistent state changed: the adapter must write it

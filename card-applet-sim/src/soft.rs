@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use gbau_core::apdu::{log_command, log_response, KEY_BEARING_INS};
+use gbau_core::apdu::{log_command, log_command_hiding_data, log_response, KEY_BEARING_INS};
+
+/// READ BINARY, READ RECORD, UPDATE BINARY, UPDATE RECORD.
+const FILE_ACCESS_INS: [u8; 4] = [0xB0, 0xB2, 0xD6, 0xDC];
 use gbau_core::{ResponseApdu, StatusWord};
 use tracing::trace;
 
@@ -115,14 +118,21 @@ impl SoftCard {
     /// durably before the response is returned; if that fails the response is withheld and
     /// the error returned (the caller answers '6581' memory problem).
     pub fn transmit(&mut self, raw: &[u8]) -> Result<Vec<u8>, StoreError> {
-        trace!("{}", log_command(raw));
         let ins = raw.get(1).copied();
+        // Reads and writes of a key file (sysmo layouts) are logged by length only.
+        let file_access = ins.is_some_and(|i| FILE_ACCESS_INS.contains(&i));
+        if file_access && self.card.current_ef_holds_keys() {
+            trace!("{}", log_command_hiding_data(raw));
+        } else {
+            trace!("{}", log_command(raw));
+        }
         let is_get_response = ins == Some(crate::command::ins::GET_RESPONSE);
         let response: ResponseApdu = self.link.transmit(&mut self.card, raw);
         let carries_keys = if is_get_response {
             self.pending_carries_keys
         } else {
             ins.is_some_and(|i| KEY_BEARING_INS.contains(&i))
+                || (file_access && self.card.current_ef_holds_keys())
         };
         if !is_get_response {
             self.pending_carries_keys =

@@ -303,6 +303,19 @@ pub fn spaced_hex(bytes: &[u8]) -> String {
     s
 }
 
+/// A command in the log format with its data hidden (a write to a key file).
+#[must_use]
+pub fn log_command_hiding_data(raw: &[u8]) -> String {
+    match raw {
+        [cla, ins, p1, p2, lc, rest @ ..] if !rest.is_empty() => format!(
+            ">> {} <{} bytes of key material>",
+            spaced_hex(&[*cla, *ins, *p1, *p2, *lc]),
+            rest.len()
+        ),
+        _ => log_command(raw),
+    }
+}
+
 /// INS codes whose command data carries a PIN, PUK or ADM value (TS 102 221 §11.1.9–13).
 pub const PIN_BEARING_INS: [u8; 5] = [0x20, 0x24, 0x26, 0x28, 0x2C];
 /// INS codes whose response data carries keys (AUTHENTICATE, even and odd).

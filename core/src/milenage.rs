@@ -11,12 +11,23 @@ use crate::secret::{Ck, Ik, Kc, Op, Opc, K};
 ///
 /// Operators may choose other values; programmable cards (sysmo) let them be set, so these are
 /// data rather than constants in the code.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MilenageConstants {
     /// r1..r5, rotation towards the most significant end, in bits (0..=127).
     pub r: [u8; 5],
     /// c1..c5, 128-bit values XORed in before each output encryption.
     pub c: [[u8; 16]; 5],
+}
+
+impl std::fmt::Debug for MilenageConstants {
+    /// Operator constants can be secret: only whether they are the standard ones is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == Self::default() {
+            f.write_str("MilenageConstants(standard)")
+        } else {
+            f.write_str("MilenageConstants(operator-specific, hidden)")
+        }
+    }
 }
 
 /// The standard r values of TS 35.206 §4.1: 64, 0, 32, 64, 96.

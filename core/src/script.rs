@@ -199,6 +199,10 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
             }
             // `${file_$r}`: a name built from another variable (one record per number).
             if name.contains('$') {
+                // One level only: `${a_$r}`, never `${a_${b}}`.
+                if name.contains('{') {
+                    return Err(name);
+                }
                 name = substitute(&name, vars)?;
             }
         } else {
@@ -243,18 +247,29 @@ pub fn parse_pattern(text: &str) -> Result<Vec<Pattern>, String> {
 /// Whether `bytes` match `patterns` (with backtracking over `*`).
 #[must_use]
 pub fn matches(patterns: &[Pattern], bytes: &[u8]) -> bool {
-    match patterns.split_first() {
-        None => bytes.is_empty(),
-        Some((Pattern::AnyBytes, rest)) => {
-            (0..=bytes.len()).any(|skip| matches(rest, &bytes[skip..]))
-        }
-        Some((p, rest)) => match bytes.split_first() {
-            Some((b, tail)) => {
-                (*p == Pattern::AnyByte || *p == Pattern::Byte(*b)) && matches(rest, tail)
+    // Dynamic programming over (pattern, byte) positions: linear memory, no backtracking
+    // blow-up however many `*` a pattern has. `reach[j]`: the patterns so far can consume
+    // exactly bytes[..j].
+    let mut reach = vec![false; bytes.len() + 1];
+    reach[0] = true;
+    for p in patterns {
+        match p {
+            Pattern::AnyBytes => {
+                for j in 1..reach.len() {
+                    reach[j] = reach[j] || reach[j - 1];
+                }
             }
-            None => false,
-        },
+            single => {
+                for j in (1..reach.len()).rev() {
+                    let b = bytes[j - 1];
+                    reach[j] = reach[j - 1]
+                        && (*single == Pattern::AnyByte || *single == Pattern::Byte(b));
+                }
+                reach[0] = false;
+            }
+        }
     }
+    reach[bytes.len()]
 }
 
 /// A completed exchange, for callers that print a transcript.
@@ -272,8 +287,22 @@ pub struct Runner<'a, E: std::error::Error + 'static> {
     transmit: &'a mut RawTransmit<'a, E>,
     load: &'a mut Loader<'a>,
     pub vars: BTreeMap<String, String>,
+    /// Variables masked in every message (PINs, ADM, keys): [`DEFAULT_SECRETS`] unless set.
+    pub secrets: BTreeSet<String>,
     pub transcript: Vec<Exchange>,
 }
+
+/// The variable names a profile fills with secrets: masked in messages by default.
+pub const DEFAULT_SECRETS: [&str; 8] = [
+    "pin1",
+    "pin2",
+    "puk1",
+    "puk2",
+    "adm1",
+    "k",
+    "opc",
+    "milenage_cfg",
+];
 
 impl<E: std::error::Error + 'static> fmt::Debug for Runner<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -291,6 +320,7 @@ impl<'a, E: std::error::Error + 'static> Runner<'a, E> {
             transmit,
             load,
             vars: BTreeMap::new(),
+            secrets: DEFAULT_SECRETS.iter().map(|s| (*s).to_owned()).collect(),
             transcript: Vec::new(),
         }
     }
@@ -299,7 +329,7 @@ impl<'a, E: std::error::Error + 'static> Runner<'a, E> {
     /// `set`, `repeat`) is expanded before the first command is sent, so a syntax error or
     /// an undefined variable sends nothing.
     pub fn run(&mut self, lines: &[Line]) -> Result<(), ScriptError> {
-        let (steps, vars) = plan_with_vars(lines, &self.vars, &BTreeSet::new(), self.load)?;
+        let (steps, vars) = plan_with_vars(lines, &self.vars, &self.secrets, self.load)?;
         self.vars = vars;
         for step in &steps {
             let response =
@@ -318,9 +348,18 @@ impl<'a, E: std::error::Error + 'static> Runner<'a, E> {
                     return Err(ScriptError::Mismatch(Box::new(Mismatch {
                         file: step.file.clone(),
                         line: expect.line,
-                        command: crate::apdu::spaced_hex(&step.command),
+                        // As written, with secrets masked: a wrong ADM must not print it.
+                        command: step.shown.clone(),
                         expected: expect.shown.clone(),
-                        got: crate::apdu::spaced_hex(&got),
+                        got: if expect.secret {
+                            format!(
+                                "<{} bytes, hidden: the expected value is secret> {}",
+                                got.len().saturating_sub(2),
+                                response.sw
+                            )
+                        } else {
+                            crate::apdu::spaced_hex(&got)
+                        },
                     })));
                 }
             }
@@ -330,8 +369,8 @@ impl<'a, E: std::error::Error + 'static> Runner<'a, E> {
 }
 
 /// One command of a script after includes, `set` lines and variables: the bytes to send,
-/// and how to show them with secret variables masked.
-#[derive(Clone, Debug)]
+/// and how to show them with secret variables masked. `Debug` shows the masked form only.
+#[derive(Clone)]
 pub struct PlannedStep {
     pub file: String,
     pub line: usize,
@@ -345,8 +384,18 @@ pub struct PlannedStep {
     pub expect: Option<Expectation>,
 }
 
-/// The expected response of a planned step.
-#[derive(Clone, Debug)]
+impl fmt::Debug for PlannedStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlannedStep")
+            .field("at", &format_args!("{}:{}", self.file, self.line))
+            .field("shown", &self.shown)
+            .field("expect", &self.expect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The expected response of a planned step. `Debug` shows the masked form only.
+#[derive(Clone)]
 pub struct Expectation {
     pub line: usize,
     pub patterns: Vec<Pattern>,
@@ -356,6 +405,18 @@ pub struct Expectation {
     /// printed either, since it is the card's own secret.
     pub secret: bool,
 }
+
+impl fmt::Debug for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expectation")
+            .field("line", &self.line)
+            .field("shown", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most commands one script may expand to (a `repeat` inside a `repeat` multiplies).
+pub const MAX_PLANNED_STEPS: usize = 100_000;
 
 /// The display value of a masked variable.
 #[must_use]
@@ -473,6 +534,11 @@ fn plan_depth(
                 if !raw {
                     CommandApdu::parse(&command).map_err(|e| syntax(format!("command: {e}")))?;
                 }
+                if out.len() >= MAX_PLANNED_STEPS {
+                    return Err(syntax(format!(
+                        "the script expands to more than {MAX_PLANNED_STEPS} commands"
+                    )));
+                }
                 out.push(PlannedStep {
                     file: line.file.clone(),
                     line: line.number,
@@ -540,6 +606,15 @@ pub fn send_planned<E: std::error::Error + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_stars_match_quickly() {
+        let p = parse_pattern(&"* 00 ".repeat(40)).unwrap();
+        assert!(!matches(&p, &[0x01; 4000]));
+        assert!(matches(&p, &[0x00; 40]));
+        assert!(matches(&parse_pattern("*").unwrap(), &[]));
+        assert!(!matches(&parse_pattern("??").unwrap(), &[]));
+    }
 
     #[test]
     fn wildcards_match() {

@@ -682,13 +682,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 target: model,
                 write,
                 adm,
+                announce_adm_tries: Some(|tries| match tries {
+                    Some(n) => eprintln!("ADM1: {n} tries left; presenting ADM1"),
+                    None => eprintln!("ADM1: already verified on this connection"),
+                }),
             };
             let (report, result) =
                 gbau_host::personalize::run_reporting(session.as_mut(), &profile, &opts);
             // What was sent before a stop is shown too: it is what the card holds now.
             if json {
                 print_json(&report)?;
-            } else if !report.steps.is_empty() || result.is_ok() {
+            } else {
                 emit(&report.to_string())?;
             }
             result?;

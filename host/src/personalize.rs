@@ -22,10 +22,11 @@ use crate::transport::TransportError;
 use crate::usim::{pin_block, AuthOutcome, UsimError};
 
 /// The card model to personalize.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     /// sysmoISIM-SJA2
+    #[default]
     Sja2,
     /// sysmoISIM-SJA5
     Sja5,
@@ -73,6 +74,8 @@ scripts!(
     "common/adm1.apdu",
     "common/usim-files.apdu",
     "common/usim-files-read-back.apdu",
+    "common/gba-files.apdu",
+    "common/gba-files-read-back.apdu",
     "common/isim-files.apdu",
     "common/isim-files-read-back.apdu",
     "sysmo-isim/write.apdu",
@@ -189,13 +192,26 @@ pub struct Report {
     pub error: Option<String>,
 }
 
-/// Options of `gbau personalize`.
-#[derive(Debug, Clone)]
+/// Options of `gbau personalize`. `Debug` does not show the ADM1 digits.
+#[derive(Clone, Default)]
 pub struct Options {
     pub target: Target,
     pub write: bool,
     /// ADM1 digits; the profile's `pins.adm1` when absent.
     pub adm: Option<String>,
+    /// Called with the ADM1 tries left just before ADM1 is presented (`None`: verified
+    /// already), so a user sees the count before a try can be spent.
+    pub announce_adm_tries: Option<fn(Option<u8>)>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("target", &self.target)
+            .field("write", &self.write)
+            .field("adm", &self.adm.as_ref().map(|_| "(given)"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a file's FID path starts.
@@ -213,7 +229,7 @@ struct Wanted {
     path: &'static [u16],
 }
 
-const USIM_FILES: [Wanted; 7] = [
+const USIM_FILES: [Wanted; 4] = [
     Wanted {
         name: "EF_IMSI",
         under: Under::Usim,
@@ -234,6 +250,9 @@ const USIM_FILES: [Wanted; 7] = [
         under: Under::Usim,
         path: &[ef::EF_UST],
     },
+];
+
+const GBA_FILES: [Wanted; 3] = [
     Wanted {
         name: "EF_GBABP",
         under: Under::Usim,
@@ -368,7 +387,17 @@ fn wanted(target: Target, isim: bool) -> Vec<&'static Wanted> {
         Target::Soft => &[],
     };
     let isim: &'static [Wanted] = if isim { &ISIM_FILES } else { &[] };
-    model.iter().chain(USIM_FILES.iter()).chain(isim).collect()
+    let gba: &'static [Wanted] = if target == Target::Sjs1 {
+        &[]
+    } else {
+        &GBA_FILES
+    };
+    model
+        .iter()
+        .chain(USIM_FILES.iter())
+        .chain(gba)
+        .chain(isim)
+        .collect()
 }
 
 fn select_ok(
@@ -508,6 +537,20 @@ fn hex_len(n: usize) -> Result<String, PersonalizeError> {
         .map_err(|_| PersonalizeError::Profile(format!("{n} bytes do not fit one command")))
 }
 
+/// The length byte for writing a whole file of `size` bytes in one command.
+fn file_len(target: Target, file: &'static str, size: usize) -> Result<String, PersonalizeError> {
+    if size == 0 || size > 255 {
+        return Err(PersonalizeError::FileModel {
+            model: target.name(),
+            file,
+            problem: format!(
+                "is {size} bytes; gbau writes and reads files of 1 to 255 bytes in one command"
+            ),
+        });
+    }
+    hex_len(size)
+}
+
 fn shape<'a>(
     shapes: &'a BTreeMap<&'static str, FileShape>,
     name: &'static str,
@@ -567,8 +610,8 @@ pub fn variables(
     set("adm1", to_hex(adm));
     set("imsi_ef", to_hex(&ef::encode_imsi(&profile.imsi)));
     let ad_size = shape(shapes, "EF_AD")?.size;
-    require(target, "EF_AD", (3..=255).contains(&ad_size), || {
-        format!("is {ad_size} bytes; EF_AD has at least 3")
+    require(target, "EF_AD", (4..=255).contains(&ad_size), || {
+        format!("is {ad_size} bytes; gbau writes the MNC length, byte 4")
     })?;
     let mut ad = ef::encode_ad(profile.mnc_length);
     ad.resize(ad_size.min(ad.len()), 0);
@@ -576,6 +619,7 @@ pub fn variables(
     set("ad", to_hex(&ad));
     set("acc", to_hex(&ef::encode_acc(&profile.imsi)));
     let ust_size = shape(shapes, "EF_UST")?.size;
+    file_len(target, "EF_UST", ust_size)?;
     let mut ust = ef::encode_service_table("EF_UST", &profile.services, ust_size).map_err(bad)?;
     if let Some(theirs) = &card.ust {
         for (mine, theirs) in ust.iter_mut().zip(theirs) {
@@ -594,29 +638,31 @@ pub fn variables(
     }
     set("ust_len", hex_len(ust.len())?);
     set("ust", to_hex(&ust));
-    let gbabp = shape(shapes, "EF_GBABP")?.size;
-    set("gbabp_len", hex_len(gbabp)?);
-    set("gbabp", "FF".repeat(gbabp));
-    let (gbanl_len, gbanl_count) = records(target, shapes, "EF_GBANL")?;
-    set("gbanl_len", hex_len(gbanl_len)?);
-    set("gbanl_count", gbanl_count.to_string());
-    set("gbanl_empty", "FF".repeat(gbanl_len));
-    let (kca_len, kca_count) = records(target, shapes, "EF_NAFKCA")?;
-    let kcs = &profile.gba.naf_key_centers;
-    require(target, "EF_NAFKCA", kcs.len() <= kca_count, || {
-        format!(
-            "has {kca_count} records; the profile names {} NAF Key Centers",
-            kcs.len()
-        )
-    })?;
-    set("nafkca_len", hex_len(kca_len)?);
-    set("nafkca_count", kca_count.to_string());
-    for n in 1..=kca_count {
-        let record = match kcs.get(n - 1) {
-            Some(fqdn) => ef::encode_tagged_text("EF_NAFKCA", fqdn, kca_len).map_err(bad)?,
-            None => vec![0xFF; kca_len],
-        };
-        set(&format!("nafkca_{n:02X}"), to_hex(&record));
+    if target != Target::Sjs1 {
+        let gbabp = shape(shapes, "EF_GBABP")?.size;
+        set("gbabp_len", file_len(target, "EF_GBABP", gbabp)?);
+        set("gbabp", "FF".repeat(gbabp));
+        let (gbanl_len, gbanl_count) = records(target, shapes, "EF_GBANL")?;
+        set("gbanl_len", hex_len(gbanl_len)?);
+        set("gbanl_count", gbanl_count.to_string());
+        set("gbanl_empty", "FF".repeat(gbanl_len));
+        let (kca_len, kca_count) = records(target, shapes, "EF_NAFKCA")?;
+        let kcs = &profile.gba.naf_key_centers;
+        require(target, "EF_NAFKCA", kcs.len() <= kca_count, || {
+            format!(
+                "has {kca_count} records; the profile names {} NAF Key Centers",
+                kcs.len()
+            )
+        })?;
+        set("nafkca_len", hex_len(kca_len)?);
+        set("nafkca_count", kca_count.to_string());
+        for n in 1..=kca_count {
+            let record = match kcs.get(n - 1) {
+                Some(fqdn) => ef::encode_tagged_text("EF_NAFKCA", fqdn, kca_len).map_err(bad)?,
+                None => vec![0xFF; kca_len],
+            };
+            set(&format!("nafkca_{n:02X}"), to_hex(&record));
+        }
     }
     if let Some(isim) = profile.isim.as_ref().filter(|_| with_isim(profile, target)) {
         for (var, name, text) in [
@@ -624,7 +670,7 @@ pub fn variables(
             ("domain", "EF_DOMAIN", &isim.domain),
         ] {
             let size = shape(shapes, name)?.size;
-            set(&format!("{var}_len"), hex_len(size)?);
+            set(&format!("{var}_len"), file_len(target, name, size)?);
             set(
                 &format!("{var}_ef"),
                 to_hex(&ef::encode_tagged_text(name, text, size).map_err(bad)?),
@@ -647,6 +693,7 @@ pub fn variables(
             set(&format!("impu_{n:02X}"), to_hex(&record));
         }
         let ist_size = shape(shapes, "EF_IST")?.size;
+        file_len(target, "EF_IST", ist_size)?;
         let mut ist = ef::encode_service_table("EF_IST", &isim.services, ist_size).map_err(bad)?;
         if let Some(theirs) = &card.ist {
             for (mine, theirs) in ist.iter_mut().zip(theirs) {
@@ -703,7 +750,7 @@ pub fn variables(
                 } else {
                     "gba_rec_list"
                 };
-                set(&format!("{key}_len"), hex_len(size)?);
+                set(&format!("{key}_len"), file_len(target, name, size)?);
                 set(&format!("{key}_empty"), "FF".repeat(size));
             }
             let (len, count) = records(target, shapes, "EF.GBA_INT_KEY")?;
@@ -1052,6 +1099,7 @@ fn run_into(
         });
     }
     let write = opts.write;
+    let announce = opts.announce_adm_tries;
     let isim = with_isim(profile, target);
     let pin = session.pin.clone();
     session.with_card(|u| -> Result<(), PersonalizeError> {
@@ -1075,20 +1123,39 @@ fn run_into(
                 return Err(PersonalizeError::LastAdmTry(n));
             }
         }
-        // VERIFY ADM1 first: then EF_UST and EF_IST can be read and merged.
-        let (vars, secrets) = variables(profile, target, &shapes, &tables, &adm)?;
-        let (adm_steps, _, _) = plan(target, isim, &vars, &secrets)?;
-        if let Err(e) = execute(u, &adm_steps, &mut report.steps) {
-            let left = adm_tries(u).ok().flatten();
-            return Err(match left {
-                Some(n) => PersonalizeError::Step(format!(
-                    "wrong ADM1: {n} tries left; nothing was written ({e})"
-                )),
-                None => e,
-            });
+        if let Some(announce) = announce {
+            announce(tries);
+        }
+        // VERIFY ADM1 first (unless this connection has it verified already): then EF_UST and
+        // EF_IST can be read and merged.
+        if tries.is_some() {
+            let (vars, secrets) = variables(profile, target, &shapes, &tables, &adm)?;
+            let (adm_steps, _, _) = plan(target, isim, &vars, &secrets)?;
+            if let Err(e) = execute(u, &adm_steps, &mut report.steps) {
+                let left = adm_tries(u).ok().flatten();
+                return Err(match left {
+                    Some(n) => PersonalizeError::Step(format!(
+                        "wrong ADM1: {n} tries left; nothing was written ({e})"
+                    )),
+                    None => e,
+                });
+            }
+        }
+        // Cards whose access rules say "PIN1" and not "PIN1 or ADM1" need PIN1 for the
+        // service tables, EF_GBABP and the read-back.
+        u.select_usim()?;
+        if u.pin1_verification_needed()? {
+            if let Some(pin) = pin.as_deref() {
+                u.verify_pin1(pin)?;
+            }
         }
         if tables.ust.is_none() || (isim && tables.ist.is_none()) {
             tables = read_tables(u, isim)?;
+        }
+        if tables.ust.is_none() || (isim && tables.ist.is_none()) {
+            return Err(PersonalizeError::Step(
+                "cannot read the card's service tables (EF_UST/EF_IST) with ADM1: gbau adds the profile's services to the card's and will not overwrite what it cannot read; pass --pin; nothing was written".into(),
+            ));
         }
         let (vars, secrets) = variables(profile, target, &shapes, &tables, &adm)?;
         let (_, write_steps, read_back) = plan(target, isim, &vars, &secrets)?;

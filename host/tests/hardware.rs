@@ -238,11 +238,22 @@ fn main() -> ExitCode {
     if env.is_some() && !write {
         eprintln!("personalize_write skipped: set GBAU_TEST_WRITE=1 and GBAU_TEST_ADM to write the profile to the card");
     }
+    // The chain vector is test set 1's: it needs a card carrying those keys.
+    let chain_applies = env.as_ref().is_some_and(|e| {
+        let load = |p: &std::path::Path| Profile::load(p).ok();
+        match (load(&e.profile), load(&support::profile())) {
+            (Some(a), Some(b)) => a.k == b.k && a.opc == b.opc && a.milenage == b.milenage,
+            _ => false,
+        }
+    });
+    if env.is_some() && !chain_applies {
+        eprintln!("hw_04_conformance_chain skipped: the chain vector needs the keys of test-set-1.yaml, and GBAU_TEST_PROFILE names other keys");
+    }
     let trials = vec![
         trial("hw_01_model_and_gba_context", model_and_gba_context, false),
         trial("hw_02_personalize_dry_run", personalize_dry_run, false),
         trial("hw_03_personalize_write", personalize_write, !write),
-        trial("hw_04_conformance_chain", conformance_chain, false),
+        trial("hw_04_conformance_chain", conformance_chain, !chain_applies),
         trial("hw_05_end_to_end_bootstrap", end_to_end_bootstrap, false),
     ];
     libtest_mimic::run(&args, trials).exit_code()

@@ -38,6 +38,7 @@ fn opts(target: Target, write: bool, adm: &str) -> Options {
         target,
         write,
         adm: Some(adm.into()),
+        announce_adm_tries: None,
     }
 }
 
