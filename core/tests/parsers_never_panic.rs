@@ -1,4 +1,4 @@
-//! Property tests: the APDU and TLV parsers never panic on arbitrary bytes, and what they
+//! Property tests: the APDU, TLV, Digest and script parsers never panic on arbitrary input,
 //! accept re-encodes to the same bytes.
 
 use gbau_core::apdu::ApduCase;
@@ -50,6 +50,42 @@ proptest! {
         let mut rest = bytes.as_slice();
         while read_lv(&mut rest).is_ok() {
             if rest.is_empty() { break; }
+        }
+    }
+
+    #[test]
+    fn script_parse_and_plan_never_panic(
+        lines in prop::collection::vec(
+            prop_oneof![
+                "[<>!]{1,2} [0-9A-Fa-f $*?{}_]{0,40}",
+                "set [a-z_$]{1,6} = [0-9A-F${}_]{0,20}",
+                "repeat [a-z]{1,3} [0-9$a-z]{1,4} [0-9$a-z]{1,4}",
+                Just("end".to_owned()),
+                "include [a-z./]{0,12}",
+                "\\PC{0,30}",
+            ],
+            0..20,
+        ),
+        pattern in "[0-9A-F?* ]{0,60}",
+        response in prop::collection::vec(any::<u8>(), 0..80),
+    ) {
+        let text = lines.join("\n");
+        if let Ok(parsed) = gbau_core::script::parse(&text, "t") {
+            let mut vars = std::collections::BTreeMap::new();
+            vars.insert("k".to_owned(), "a1b2c3d4e5f6a7b8".to_owned());
+            vars.insert("n".to_owned(), "3".to_owned());
+            let secrets = std::collections::BTreeSet::from(["k".to_owned()]);
+            let mut load = |_: &str, _: &str| -> Result<(String, String), String> {
+                Ok(("inc".into(), "> 00 A4 00 04 02 3F 00\n< 90 00\n".into()))
+            };
+            if let Ok(steps) = gbau_core::script::plan(&parsed, &vars, &secrets, &mut load) {
+                for s in &steps {
+                    prop_assert!(!s.shown.contains("a1b2c3d4e5f6a7b8"), "a secret shown: {}", s.shown);
+                }
+            }
+        }
+        if let Ok(p) = gbau_core::script::parse_pattern(&pattern) {
+            let _ = gbau_core::script::matches(&p, &response);
         }
     }
 
