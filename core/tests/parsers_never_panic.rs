@@ -1,5 +1,5 @@
 //! Property tests: the APDU, TLV, Digest and script parsers never panic on arbitrary input,
-//! accept re-encodes to the same bytes.
+//! and what they accept re-encodes to the same bytes.
 
 use gbau_core::apdu::ApduCase;
 use gbau_core::tlv::{parse_all, parse_one, parse_tree, read_lv, Tlv};
