@@ -343,3 +343,33 @@ fn sjs1_personalized_from_a_profile_runs_gba_me() {
     );
     assert!(info.model.starts_with("sysmoUSIM-SJS1"), "{}", info.model);
 }
+
+/// Every conformance script of the soft card passes on an emulated SJA2 personalized from the
+/// same profile (each on a freshly personalized card, as each expects a fresh card).
+#[test]
+fn personalized_sja2_passes_the_soft_cards_conformance_scripts() {
+    let profile = test_set_1();
+    let mut failures = Vec::new();
+    for entry in std::fs::read_dir(repo().join("apdu-scripts/card")).unwrap() {
+        let script = entry.unwrap().path();
+        let dir = TempDir::new("perso-conf");
+        let state = dir.path("card.json");
+        {
+            let mut s = open(&state, &factory());
+            personalize::run(
+                Some(&mut s),
+                &profile,
+                &opts(Target::Sja2, true, "12345678"),
+            )
+            .unwrap();
+        }
+        // A fresh session: personalization leaves ADM1 and PIN1 verified.
+        let mut card = SoftCard::open(Profile::load(&factory()).unwrap(), &state).unwrap();
+        card.reset();
+        let mut transmit = |raw: &[u8]| card.transmit(raw);
+        if let Err(e) = run_file(&mut transmit, &script, profile.script_vars()) {
+            failures.push(format!("{}: {e}", script.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
