@@ -731,7 +731,15 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if json {
                 let t: Vec<_> = transcript
                     .iter()
-                    .map(|e| serde_json::json!({"command": gbau_core::hexutil::to_hex(&e.command), "response": gbau_core::hexutil::to_hex(&e.response.to_bytes())}))
+                    // PIN/ADM data is masked here as in every log line.
+                    .map(|e| {
+                        serde_json::json!({
+                            "command": gbau_core::apdu::log_command(&e.command)
+                                .trim_start_matches(">> ")
+                                .to_owned(),
+                            "response": gbau_core::hexutil::to_hex(&e.response.to_bytes()),
+                        })
+                    })
                     .collect();
                 print_json(&t)?;
             } else {

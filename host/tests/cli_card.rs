@@ -260,6 +260,15 @@ fn run_every_card_script_through_the_cli() {
         let out = sim.ok(&["run", path.to_str().unwrap()]);
         assert!(out.contains("ok: "), "{script}: {out}");
     }
+    // The JSON transcript masks PIN data like every log line.
+    let sim = Sim::new();
+    let path = repo().join("apdu-scripts/card/03-pin-errors.apdu");
+    let out = sim.ok(&["run", path.to_str().unwrap(), "--json"]);
+    assert!(out.contains("<8 bytes of PIN data>"), "{out}");
+    assert!(
+        !out.contains("31323334"),
+        "PIN1 1234 in the transcript: {out}"
+    );
 }
 
 #[test]
