@@ -1154,6 +1154,14 @@ const HISTORICAL: [u8; 11] = [
     0x80, 0x31, 0xE0, 0x73, 0xFE, 0x21, 0x1B, 0x63, b'g', b'b', b'a',
 ];
 
+/// True for the ATR of gbau's soft card in its standard layout (either protocol).
+#[must_use]
+pub fn is_soft_atr(atr: &[u8]) -> bool {
+    [Protocol::T0, Protocol::T1]
+        .into_iter()
+        .any(|p| self::atr(p) == atr)
+}
+
 /// The ATR for a protocol.
 #[must_use]
 pub fn atr(protocol: Protocol) -> Vec<u8> {

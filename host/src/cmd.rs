@@ -125,9 +125,7 @@ fn recognise(u: &mut LockedUsim<'_>, atr: &[u8]) -> Result<String, CmdError> {
     use gbau_core::sysmo::{self, AtrMatch, Model};
     let mut present = |path: &[u16], in_usim: bool| -> Result<bool, CmdError> {
         let first = if in_usim {
-            CommandApdu::new(0x00, 0xA4, 0x04, 0x04)
-                .with_data(ef::USIM_AID_PREFIX.to_vec())
-                .with_ne(256)
+            crate::usim::apdus::select_aid(&ef::USIM_AID_PREFIX)
         } else {
             crate::usim::apdus::select_fid(ef::MF)
         };
@@ -150,9 +148,7 @@ fn recognise(u: &mut LockedUsim<'_>, atr: &[u8]) -> Result<String, CmdError> {
         (false, true) => "file 7FCC/6F00 present",
         (false, false) => "no sysmo key files",
     };
-    let soft = [gbau_card::Protocol::T0, gbau_card::Protocol::T1]
-        .into_iter()
-        .any(|p| gbau_card::card::atr(p) == atr);
+    let soft = gbau_card::card::is_soft_atr(atr);
     Ok(match sysmo::model_by_atr(atr) {
         AtrMatch::Exact(m) => {
             let agrees = if m == Model::Sjs1 {

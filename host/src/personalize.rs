@@ -422,15 +422,11 @@ fn probe_files(
             problem,
         };
         let start = match w.under {
-            Under::Usim => {
-                CommandApdu::new(0x00, 0xA4, 0x04, 0x04).with_data(ef::USIM_AID_PREFIX.to_vec())
-            }
-            Under::Isim => {
-                CommandApdu::new(0x00, 0xA4, 0x04, 0x04).with_data(ef::ISIM_AID_PREFIX.to_vec())
-            }
+            Under::Usim => crate::usim::apdus::select_aid(&ef::USIM_AID_PREFIX),
+            Under::Isim => crate::usim::apdus::select_aid(&ef::ISIM_AID_PREFIX),
             Under::Mf => crate::usim::apdus::select_fid(ef::MF),
         };
-        select_ok(u, &start.with_ne(256))?
+        select_ok(u, &start)?
             .map_err(|sw| missing(format!("cannot be reached: SELECT answered {sw}")))?;
         let mut fcp = Vec::new();
         for fid in w.path {
@@ -902,10 +898,7 @@ fn read_tables(u: &mut LockedUsim<'_>, isim: bool) -> Result<CardTables, Persona
         Err(e) => return Err(e.into()),
     };
     let ist = if isim {
-        let select = CommandApdu::new(0x00, 0xA4, 0x04, 0x04)
-            .with_data(ef::ISIM_AID_PREFIX.to_vec())
-            .with_ne(256);
-        match select_ok(u, &select)? {
+        match select_ok(u, &crate::usim::apdus::select_aid(&ef::ISIM_AID_PREFIX))? {
             Ok(_) => match u.read_transparent("READ BINARY EF_IST", ef::EF_IST) {
                 Ok(t) => Some(t),
                 Err(UsimError::Status { .. }) => None,
@@ -1084,12 +1077,12 @@ fn run_into(
     report.recognised_as = Some(match found {
         AtrMatch::Exact(m) => m.name().to_owned(),
         AtrMatch::SjaFamily => "a sysmoISIM (SJA family) variant gbau does not list".into(),
-        AtrMatch::Unknown if is_soft_atr(&atr) => "gbau soft card".into(),
+        AtrMatch::Unknown if gbau_card::card::is_soft_atr(&atr) => "gbau soft card".into(),
         AtrMatch::Unknown => "unknown".into(),
     });
     let matches = match target.model() {
         Some(m) => found == AtrMatch::Exact(m),
-        None => is_soft_atr(&atr),
+        None => gbau_card::card::is_soft_atr(&atr),
     };
     if !matches {
         return Err(PersonalizeError::WrongModel {
@@ -1178,12 +1171,6 @@ fn run_into(
         }
         Ok(())
     })
-}
-
-fn is_soft_atr(atr: &[u8]) -> bool {
-    [gbau_card::Protocol::T0, gbau_card::Protocol::T1]
-        .into_iter()
-        .any(|p| gbau_card::card::atr(p) == atr)
 }
 
 impl std::fmt::Display for Report {
