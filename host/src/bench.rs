@@ -217,7 +217,7 @@ pub struct BsfBench {
 /// over real HTTP, then NAF lookups over Zn (HTTPS with a client certificate).
 pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
     use crate::bsf::core::Bsf;
-    use crate::bsf::server::{Config, ZnConfig};
+    use crate::bsf::server::Config;
     use crate::bsf::subscribers::{GbaType, Subscriber};
     use crate::session::LockedUsim;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -261,17 +261,7 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
         crate::http::cert_file_sha256(&pki("naf.example.org.pem")).map_err(|e| unexpected(&e))?,
         vec!["naf.example.org".to_owned()],
     )];
-    let cfg = Config {
-        fqdn: fqdn.clone(),
-        ub_listen: "127.0.0.1:0".into(),
-        zn: Some(ZnConfig {
-            listen: "127.0.0.1:0".into(),
-            cert: pki(&format!("{fqdn}.pem")),
-            key: pki(&format!("{fqdn}.key")),
-            client_ca: pki("ca.pem"),
-            nafs,
-        }),
-    };
+    let cfg = Config::loopback(&fqdn, &dir.join("pki"), nafs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

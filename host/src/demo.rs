@@ -13,7 +13,7 @@ use gbau_core::identity::{NafId, UaProtocolId};
 use serde::Serialize;
 
 use crate::bsf::core::Bsf;
-use crate::bsf::server::{self, Config, ZnConfig};
+use crate::bsf::server::{self, Config};
 use crate::bsf::sqlite::SqliteStore;
 use crate::bsf::store::Store;
 use crate::bsf::subscribers::{GbaType, Subscriber};
@@ -429,17 +429,7 @@ pub fn start_lab(
             vec![DEMO_KEY_CENTER.to_owned()],
         ),
     ];
-    let cfg = Config {
-        fqdn: bsf_fqdn.clone(),
-        ub_listen: "127.0.0.1:0".into(),
-        zn: Some(ZnConfig {
-            listen: "127.0.0.1:0".into(),
-            cert: pki(&format!("{bsf_fqdn}.pem")),
-            key: pki(&format!("{bsf_fqdn}.key")),
-            client_ca: pki("ca.pem"),
-            nafs,
-        }),
-    };
+    let cfg = Config::loopback(&bsf_fqdn, &dir.join("pki"), nafs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -106,24 +106,8 @@ fn gba_me_fallback_with_a_card_without_gba() {
         .unwrap()
         .replace("services: [27, 68, 76]", "services: [27]");
     std::fs::write(dir.path("no-gba.yaml"), profile).unwrap();
-    let run = |args: &[&str]| -> serde_json::Value {
-        let out = gbau()
-            .env("HOME", &dir.0)
-            .arg("--profile")
-            .arg(dir.path("no-gba.yaml"))
-            .arg("--sim")
-            .arg(dir.path("card.json"))
-            .args(args)
-            .arg("--json")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gbau {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let no_gba = dir.path("no-gba.yaml");
+    let run = |args: &[&str]| support::net::sim_json_with(&dir, Some(&no_gba), args);
     let j = run(&[
         "http",
         "GET",

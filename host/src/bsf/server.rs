@@ -21,6 +21,29 @@ pub struct Config {
     pub zn: Option<ZnConfig>,
 }
 
+impl Config {
+    /// A BSF on 127.0.0.1 with OS-picked ports, Zn using the certificates `gbau pki create`
+    /// wrote to `pki_dir` (`FQDN.pem`, `FQDN.key`, `ca.pem`): the demo's and the benchmark's.
+    #[must_use]
+    pub fn loopback(
+        fqdn: &str,
+        pki_dir: &std::path::Path,
+        nafs: Vec<(String, Vec<String>)>,
+    ) -> Self {
+        Self {
+            fqdn: fqdn.to_owned(),
+            ub_listen: "127.0.0.1:0".into(),
+            zn: Some(ZnConfig {
+                listen: "127.0.0.1:0".into(),
+                cert: pki_dir.join(format!("{fqdn}.pem")),
+                key: pki_dir.join(format!("{fqdn}.key")),
+                client_ca: pki_dir.join("ca.pem"),
+                nafs,
+            }),
+        }
+    }
+}
+
 /// Zn over HTTPS.
 #[derive(Debug, Clone)]
 pub struct ZnConfig {

@@ -224,7 +224,20 @@ pub fn start_mt_on(dir: &TempDir, bsf: &Bsf, card: &[String]) -> MtProc {
 
 /// `gbau --sim DIR/card.json ARGS --json` with HOME in `dir`; the JSON it prints (panics on failure).
 pub fn sim_json(dir: &TempDir, args: &[&str]) -> serde_json::Value {
-    let out = gbau()
+    sim_json_with(dir, None, args)
+}
+
+/// [`sim_json`] with the soft card made from `profile` (the embedded one when `None`).
+pub fn sim_json_with(
+    dir: &TempDir,
+    profile: Option<&std::path::Path>,
+    args: &[&str],
+) -> serde_json::Value {
+    let mut cmd = gbau();
+    if let Some(p) = profile {
+        cmd.arg("--profile").arg(p);
+    }
+    let out = cmd
         .env("HOME", &dir.0)
         .arg("--sim")
         .arg(dir.path("card.json"))
