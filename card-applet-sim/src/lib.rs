@@ -13,6 +13,7 @@ pub mod profile;
 pub mod scripts;
 pub mod soft;
 pub mod state;
+pub mod stdio;
 pub mod store;
 pub mod vpcd;
 

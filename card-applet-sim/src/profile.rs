@@ -340,6 +340,10 @@ pub struct Profile {
     pub layout: Layout,
 }
 
+/// The embedded default profile: Milenage test set 1 with public test keys (the profile of
+/// `gbau demo` and of every card command that names no other).
+pub const EMBEDDED_PROFILE: &str = include_str!("../profiles/test-set-1.yaml");
+
 /// The USIM AID used when a profile names none: the 3GPP USIM prefix and 9 octets of
 /// application provider data (any value is valid; this one is gbau's).
 pub const DEFAULT_USIM_AID: &str = "a0000000871002ff33ff018900000100";

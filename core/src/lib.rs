@@ -12,6 +12,7 @@ pub mod exchange;
 pub mod hexutil;
 pub mod identity;
 pub mod kdf;
+pub mod local_key;
 pub mod milenage;
 pub mod script;
 pub mod secret;
@@ -20,6 +21,7 @@ pub mod status;
 pub mod sysmo;
 pub mod time;
 pub mod tlv;
+pub mod ua;
 
 pub use apdu::{ApduError, CommandApdu, ResponseApdu};
 pub use status::StatusWord;

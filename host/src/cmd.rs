@@ -488,7 +488,7 @@ pub fn gba_local_key(
     device_id: &str,
 ) -> Result<LocalKeyReport, CmdError> {
     let naf_id =
-        crate::key_center::naf_id(key_center).map_err(|e| UsageError::new("--key-center", e))?;
+        gbau_core::local_key::naf_id(key_center).map_err(|e| UsageError::new("--key-center", e))?;
     if device_id.is_empty() || device_id.len() > 255 {
         return Err(UsageError::new("--device-id", "1 to 255 octets").into());
     }

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use gbau_core::hexutil::{parse_fixed, to_hex};
 use serde::{Deserialize, Serialize};
 
-use crate::key_center::{LocalKeyAnswer, LocalKeyRequest};
 use crate::local::{
     proof, read_frame, write_frame, Answer, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
 };
 use crate::mt::{connect, Stream};
+use gbau_core::local_key::{LocalKeyAnswer, LocalKeyRequest};
 
 /// The device's configuration.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, 
         return Ok(false);
     };
     let mut n = [0u8; 16];
-    crate::http::os_random(&mut n);
+    crate::util::os_random(&mut n);
     let a = call(
         s,
         &Request::KeyCheck {
@@ -162,8 +162,8 @@ fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, 
         },
     )?;
     let (Some(nm), Some(p)) = (
-        a.nonce_mt.as_deref().and_then(crate::http::hex_arg),
-        a.proof.as_deref().and_then(crate::http::hex_arg),
+        a.nonce_mt.as_deref().and_then(crate::util::hex_arg),
+        a.proof.as_deref().and_then(crate::util::hex_arg),
     ) else {
         return Ok(false);
     };
@@ -187,7 +187,7 @@ fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, 
 pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
     let mut steps = Vec::new();
     let mut s = connect(&cfg.mt).map_err(|e| DeviceError::Mt(format!("{}: {e}", cfg.mt)))?;
-    let now = crate::http::unix_now();
+    let now = crate::util::unix_now();
     if let Some(k) = load(&cfg.store).filter(|k| {
         k.mt == cfg.mt && gbau_core::time::parse_utc(&k.key_lifetime).is_some_and(|t| t > now)
     }) {

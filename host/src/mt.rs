@@ -132,7 +132,7 @@ impl Mt {
         self.session.with_card(|u| -> Result<_, CmdError> {
             ready(u, pin.as_deref())?;
             let p = u.gbabp()?;
-            let now = crate::http::unix_now();
+            let now = crate::util::unix_now();
             let valid = !p.b_tid.is_empty()
                 && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
             Ok(valid.then_some((p.b_tid, p.lifetime)))
@@ -185,7 +185,7 @@ impl Mt {
                         "no valid B-TID: ask for a bootstrap first",
                     ));
                 };
-                let kc = crate::key_center::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
+                let kc = gbau_core::local_key::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
                 if device_id.is_empty() || device_id.len() > 255 {
                     return Ok(Answer::error(
                         "malformed_request",
@@ -227,10 +227,10 @@ impl Mt {
                         "no valid Ks_local_MT for this device",
                     ));
                 };
-                let nonce = crate::http::hex_arg(&nonce)
+                let nonce = crate::util::hex_arg(&nonce)
                     .ok_or_else(|| CmdError::Mismatch("nonce is not hex".into()))?;
                 let mut nm = [0u8; 16];
-                crate::http::os_random(&mut nm);
+                crate::util::os_random(&mut nm);
                 let p = proof(&k, LABEL_MT_PROOF, &nonce, &nm, &device_id);
                 Ok(Answer {
                     ok: true,
@@ -252,9 +252,9 @@ impl Mt {
                     ));
                 };
                 let (Some(n), Some(nm), Some(g)) = (
-                    crate::http::hex_arg(&nonce),
-                    crate::http::hex_arg(&nonce_mt),
-                    crate::http::hex_arg(&got),
+                    crate::util::hex_arg(&nonce),
+                    crate::util::hex_arg(&nonce_mt),
+                    crate::util::hex_arg(&got),
                 ) else {
                     return Ok(Answer::error(
                         "malformed_request",
@@ -291,7 +291,7 @@ impl Mt {
 
     fn usable_key(&self, device_id: &str) -> Option<[u8; 32]> {
         let k = self.keys.get(device_id)?;
-        let now = crate::http::unix_now();
+        let now = crate::util::unix_now();
         if gbau_core::time::parse_utc(&k.lifetime).is_none_or(|t| t <= now) {
             return None;
         }

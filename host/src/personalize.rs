@@ -929,7 +929,7 @@ fn key_check(
     let m = Milenage::with_constants(&profile.k, profile.opc.clone(), profile.milenage.clone())
         .map_err(|e| PersonalizeError::Profile(e.to_string()))?;
     let mut rand = [0u8; 16];
-    crate::http::os_random(&mut rand);
+    crate::util::os_random(&mut rand);
     let rand = Rand(rand);
     let amf = Amf([0x80, 0x00]);
     let mut sqn = Sqn::new(1 << IND_BITS).unwrap_or(Sqn::from_bytes([0, 0, 0, 0, 0, 0x20]));

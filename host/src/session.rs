@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gbau_card::{Profile, SoftCard};
 
-use crate::demo::EMBEDDED_PROFILE;
+use gbau_card::profile::EMBEDDED_PROFILE;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -24,28 +24,16 @@ pub const CARD_WAIT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CardOpts {
     /// PC/SC reader: exact name, unique substring, or index from `gbau readers`
-    #[arg(
-        long,
-        global = true,
-        env = "GBAU_READER",
-        value_name = "NAME",
-        conflicts_with = "sim"
-    )]
+    #[arg(long, env = "GBAU_READER", value_name = "NAME", conflicts_with = "sim")]
     pub reader: Option<String>,
     /// Use the soft card in this process with this state file (created when missing)
-    #[arg(long, global = true, value_name = "STATE_FILE")]
+    #[arg(long, value_name = "STATE_FILE")]
     pub sim: Option<PathBuf>,
     /// Card profile: the soft card's definition, or a real card's keys for `gba check`/scripts
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// PIN1, verified when the card requires it
-    #[arg(
-        long,
-        global = true,
-        env = "GBAU_PIN",
-        value_name = "PIN",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "GBAU_PIN", value_name = "PIN", hide_env_values = true)]
     pub pin: Option<String>,
 }
 

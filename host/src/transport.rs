@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn record_then_replay_the_same_conversation() {
-        let profile = gbau_card::Profile::from_yaml(crate::demo::EMBEDDED_PROFILE).unwrap();
+        let profile = gbau_card::Profile::from_yaml(gbau_card::profile::EMBEDDED_PROFILE).unwrap();
         let soft = SoftTransport {
             card: SoftCard::in_memory(profile).unwrap(),
         };

@@ -9,9 +9,9 @@ use gbau_core::identity::NafId;
 use serde::Serialize;
 
 use crate::cmd::CmdError;
-use crate::naf::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
 use crate::session::{ready, LockedUsim, Session};
 use crate::ub::{GbaMode, ResEncoding};
+use gbau_core::ua::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
 
 /// What `gbau http GET` did.
 #[derive(Debug, Serialize)]
@@ -187,7 +187,7 @@ pub fn http_get(
                 break;
             };
             ready(u, pin.as_deref())?;
-            let now = crate::http::unix_now();
+            let now = crate::util::unix_now();
             let mode = crate::ub::card_mode(u)?;
             report.mode = Some(mode);
             let impi = u.imsi()?.impi(u.mnc_length()?);
@@ -221,7 +221,7 @@ pub fn http_get(
             });
             let password = base64::engine::general_purpose::STANDARD.encode(key.expose());
             let mut cn = [0u8; 8];
-            crate::http::os_random(&mut cn);
+            crate::util::os_random(&mut cn);
             let cnonce = to_hex(&cn);
             let response = Response {
                 username: &b_tid,

@@ -470,7 +470,7 @@ pub fn bootstrap_over_http(
     let realm = imsi.bsf_fqdn(mnc);
     let url = bsf_url.map_or_else(|| format!("http://{realm}/"), str::to_owned);
     let mut cnonce = [0u8; 8];
-    crate::http::os_random(&mut cnonce);
+    crate::util::os_random(&mut cnonce);
     let mode = card_mode(usim)?;
     let mut exchange = http_exchange(&url, mode == GbaMode::GbaU)?;
     let impi = imsi.impi(mnc);

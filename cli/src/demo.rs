@@ -12,19 +12,18 @@ use gbau_core::hexutil::to_hex;
 use gbau_core::identity::{NafId, UaProtocolId};
 use serde::Serialize;
 
-use crate::bsf::core::Bsf;
-use crate::bsf::server::{self, Config};
-use crate::bsf::sqlite::SqliteStore;
-use crate::bsf::store::Store;
-use crate::bsf::subscribers::{GbaType, Subscriber};
-use crate::naf::Naf;
-use crate::session::{ready, CardOpts};
-use crate::ua::http_get;
-use crate::ub::ResEncoding;
-use crate::zn::ZnClient;
+use gbau_host::session::{ready, CardOpts};
+use gbau_host::ua::http_get;
+use gbau_host::ub::ResEncoding;
+use gbau_network::bsf::core::Bsf;
+use gbau_network::bsf::server::{self, Config};
+use gbau_network::bsf::sqlite::SqliteStore;
+use gbau_network::bsf::store::Store;
+use gbau_network::bsf::subscribers::{GbaType, Subscriber};
+use gbau_network::naf::Naf;
+use gbau_network::zn::ZnClient;
 
-/// The profile the demo embeds: Milenage test set 1, public test keys.
-pub const EMBEDDED_PROFILE: &str = include_str!("../../card-applet-sim/profiles/test-set-1.yaml");
+pub use gbau_card::profile::EMBEDDED_PROFILE;
 /// The NAF the demo talks to.
 pub const DEMO_NAF: &str = "naf.example.org";
 /// The demo's NAF Key Center.
@@ -127,7 +126,7 @@ pub fn run(card: DemoCard) -> Result<DemoReport, DemoError> {
     let dir = std::env::temp_dir().join(format!(
         "gbau-demo-{}-{}",
         std::process::id(),
-        crate::http::unix_now()
+        gbau_host::util::unix_now()
     ));
     let result = run_in(&dir, card);
     let _ = std::fs::remove_dir_all(&dir);
@@ -183,7 +182,7 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     let card_label = session.label.clone();
     let sock = dir.join("mt.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(fail)?;
-    let mt = crate::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
+    let mt = gbau_host::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(fail)?;
     let dev = {
         let (sock, kc_url, pki, dir) = (
@@ -193,7 +192,7 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
             dir.to_path_buf(),
         );
         move |id: &str, store: &str| {
-            crate::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
+            gbau_host::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
         }
     };
     let bsf_dev = bsf.clone();
@@ -205,7 +204,7 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         r
     });
-    let mt = crate::mt::serve_until(mt, &listener, &device_done);
+    let mt = gbau_host::mt::serve_until(mt, &listener, &device_done);
     let (dev_steps, procedures, [first_dev, second_dev, renewed]) = device_thread
         .join()
         .map_err(|_| fail("the device stopped"))?
@@ -219,12 +218,12 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         .unwrap_or_default();
     let mut session = mt.into_session();
     let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
-    let card_key = |session: &mut crate::session::Session| -> Result<String, DemoError> {
+    let card_key = |session: &mut gbau_host::session::Session| -> Result<String, DemoError> {
         let pin = session.pin.clone();
         session
-            .with_card(|u| -> Result<String, crate::cmd::CmdError> {
+            .with_card(|u| -> Result<String, gbau_host::cmd::CmdError> {
                 ready(u, pin.as_deref())?;
-                let impi = crate::cmd::impi_of(u, None)?;
+                let impi = gbau_host::cmd::impi_of(u, None)?;
                 Ok(to_hex(
                     u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?
                         .expose(),
@@ -288,7 +287,7 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     );
     drop(rt);
     Ok(DemoReport {
-        mode: second.mode.map_or("GBA_U", crate::ub::GbaMode::name),
+        mode: second.mode.map_or("GBA_U", gbau_host::ub::GbaMode::name),
         card: card_label,
         bsf_ub: format!("http://{}", ub),
         bsf_zn: zn_url,
@@ -315,20 +314,20 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
     })
 }
 
-type DeviceFlow = (Vec<Step>, Vec<String>, [crate::device::DeviceReport; 3]);
+type DeviceFlow = (Vec<Step>, Vec<String>, [gbau_host::device::DeviceReport; 3]);
 
 /// The device's side of the demo: full procedure, optimized (second device), stored-key
 /// check, then expiry and re-establishment.
 fn device_flow(
-    dev: &dyn Fn(&str, &str) -> crate::device::DeviceConfig,
+    dev: &dyn Fn(&str, &str) -> gbau_host::device::DeviceConfig,
     bsf_dev: &Bsf<SqliteStore>,
 ) -> Result<DeviceFlow, String> {
     let mut steps = Vec::new();
     let mut procedures = Vec::new();
-    let mut run = |cfg: &crate::device::DeviceConfig,
+    let mut run = |cfg: &gbau_host::device::DeviceConfig,
                    steps: &mut Vec<Step>|
-     -> Result<crate::device::DeviceReport, String> {
-        let r = crate::device::establish(cfg).map_err(|e| e.to_string())?;
+     -> Result<gbau_host::device::DeviceReport, String> {
+        let r = gbau_host::device::establish(cfg).map_err(|e| e.to_string())?;
         for s in &r.steps {
             steps.push(Step {
                 actor: "DEV",
@@ -347,7 +346,7 @@ fn device_flow(
         .store()
         .delete_session(&second.b_tid)
         .map_err(|e| e.to_string())?;
-    let mut expired: crate::device::DeviceKey =
+    let mut expired: gbau_host::device::DeviceKey =
         serde_json::from_slice(&std::fs::read(&d1.store).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
     expired.key_lifetime = gbau_core::time::format_utc(1);
@@ -398,7 +397,7 @@ pub fn start_lab(
     let bsf_fqdn = profile.imsi.bsf_fqdn(profile.mnc_length);
 
     // PKI and servers on loopback.
-    crate::pki::create(
+    gbau_network::pki::create(
         &dir.join("pki"),
         &[
             bsf_fqdn.clone(),
@@ -421,11 +420,12 @@ pub fn start_lab(
     let bsf = Arc::new(Bsf::new(&bsf_fqdn, vec![subscriber(profile)], store));
     let nafs = vec![
         (
-            crate::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
+            gbau_network::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
             vec![DEMO_NAF.to_owned()],
         ),
         (
-            crate::http::cert_file_sha256(&pki(&format!("{DEMO_KEY_CENTER}.pem"))).map_err(fail)?,
+            gbau_network::http::cert_file_sha256(&pki(&format!("{DEMO_KEY_CENTER}.pem")))
+                .map_err(fail)?,
             vec![DEMO_KEY_CENTER.to_owned()],
         ),
     ];
@@ -458,7 +458,7 @@ pub fn start_lab(
     let (tx, rx) = std::sync::mpsc::channel();
     let naf_task = naf.clone();
     rt.spawn(async move {
-        let _ = crate::naf::serve(naf_task, "127.0.0.1:0", move |a| {
+        let _ = gbau_network::naf::serve(naf_task, "127.0.0.1:0", move |a| {
             let _ = tx.send(a);
         })
         .await;
@@ -474,11 +474,13 @@ pub fn start_lab(
     let pd = |f: &str| dir.join("pki").join(f);
     let devices = vec![
         (
-            crate::http::cert_file_sha256(&pd(&format!("{DEMO_DEVICE}.pem"))).map_err(fail)?,
+            gbau_network::http::cert_file_sha256(&pd(&format!("{DEMO_DEVICE}.pem")))
+                .map_err(fail)?,
             DEMO_DEVICE.to_owned(),
         ),
         (
-            crate::http::cert_file_sha256(&pd(&format!("{DEMO_DEVICE_2}.pem"))).map_err(fail)?,
+            gbau_network::http::cert_file_sha256(&pd(&format!("{DEMO_DEVICE_2}.pem")))
+                .map_err(fail)?,
             DEMO_DEVICE_2.to_owned(),
         ),
     ];
@@ -490,10 +492,15 @@ pub fn start_lab(
     )
     .map_err(fail)?;
     let kc = Arc::new(
-        crate::key_center::KeyCenter::new(DEMO_KEY_CENTER, Box::new(kc_keys), devices, 86_400)
-            .map_err(fail)?,
+        gbau_network::key_center::KeyCenter::new(
+            DEMO_KEY_CENTER,
+            Box::new(kc_keys),
+            devices,
+            86_400,
+        )
+        .map_err(fail)?,
     );
-    let kc_tls = crate::http::tls_server(
+    let kc_tls = gbau_network::http::tls_server(
         &pd("keycenter.example.org.pem"),
         &pd("keycenter.example.org.key"),
         &pd("ca.pem"),
@@ -501,7 +508,7 @@ pub fn start_lab(
     .map_err(fail)?;
     let (tx, rx) = std::sync::mpsc::channel();
     rt.spawn(async move {
-        let _ = crate::key_center::serve(kc, "127.0.0.1:0", kc_tls, move |a| {
+        let _ = gbau_network::key_center::serve(kc, "127.0.0.1:0", kc_tls, move |a| {
             let _ = tx.send(a);
         })
         .await;

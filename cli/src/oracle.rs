@@ -10,7 +10,7 @@ use gbau_core::secret::{Ck, Ik, Ks, Op, Opc, K};
 use gbau_core::sqn::Sqn;
 use serde::Serialize;
 
-use crate::input::UsageError;
+use gbau_host::input::UsageError;
 
 /// OP or OPc, as the user has it.
 #[derive(Debug)]

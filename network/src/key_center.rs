@@ -13,23 +13,15 @@
 use std::sync::Arc;
 
 use gbau_core::hexutil::to_hex;
-use gbau_core::identity::{BTid, NafId, UaProtocolId};
+use gbau_core::identity::{BTid, NafId};
 use gbau_core::kdf::ks_local_mt;
 use gbau_core::secret::KsNaf;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::http::{self, Req, Resp};
 use crate::naf::KeySource;
 
-/// The Ua security protocol id in the Key Center's NAF_Id. Seed 001 does not name one;
-/// TS 33.259 may. gbau uses 00 00 00 00 00 ("no Ua protocol specified", TS 33.220 Annex H)
-/// **[to confirm]**; the MT and the Key Center both take it from here.
-pub const KEY_CENTER_UA: UaProtocolId = UaProtocolId::UNSPECIFIED;
-
-/// The Key Center's NAF_Id for its FQDN.
-pub fn naf_id(fqdn: &str) -> Result<NafId, String> {
-    NafId::new(fqdn, KEY_CENTER_UA).map_err(|e| e.to_string())
-}
+pub use gbau_core::local_key::{naf_id, LocalKeyAnswer, LocalKeyRequest, KEY_CENTER_UA};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,23 +52,6 @@ pub fn load_devices(path: &std::path::Path) -> Result<Vec<(String, String)>, Str
             ))
         })
         .collect()
-}
-
-/// A device's request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalKeyRequest {
-    pub b_tid: String,
-    pub device_id: String,
-}
-
-/// The Key Center's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LocalKeyAnswer {
-    pub b_tid: String,
-    pub naf_id: String,
-    pub ks_local_mt: String,
-    pub key_lifetime: String,
 }
 
 /// The Key Center.

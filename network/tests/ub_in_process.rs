@@ -4,12 +4,12 @@
 
 use gbau_card::{Profile, SoftCard};
 use gbau_core::identity::{NafId, UaProtocolId};
-use gbau_host::bsf::core::{Bsf, Reply, UbRequest, ZnError, ZnRequest};
-use gbau_host::bsf::store::{MemoryStore, Store};
-use gbau_host::bsf::subscribers;
 use gbau_host::transport::{SoftTransport, Transport};
 use gbau_host::ub::{self, HttpAnswer, ResEncoding, UbError};
 use gbau_host::usim::Usim;
+use gbau_network::bsf::core::{Bsf, Reply, UbRequest, ZnError, ZnRequest};
+use gbau_network::bsf::store::{MemoryStore, Store};
+use gbau_network::bsf::subscribers;
 
 const BSF: &str = "bsf.mnc001.mcc001.pub.3gppnetwork.org";
 const IMPI: &str = "001010000000001@ims.mnc001.mcc001.3gppnetwork.org";

@@ -18,10 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::store::{Session, Store, StoreError};
 use super::subscribers::{GbaType, Subscriber};
 
-/// User-Agent product token of a GBA-aware UE (TS 24.109 §5.2.1).
-pub const UA_TOKEN_GBA: &str = "3gpp-gba";
-/// User-Agent token saying the ME does GBA_U with its UICC.
-pub const UA_TOKEN_GBA_UICC: &str = "3gpp-gba-uicc";
+pub use gbau_core::ua::{UA_TOKEN_GBA, UA_TOKEN_GBA_UICC};
 /// Content type of the bootstrapping answer (TS 24.109 Annex C).
 pub const CONTENT_TYPE_BSF_XML: &str = "application/vnd.3gpp.bsf+xml";
 /// Server product token.

@@ -13,7 +13,7 @@ use gbau_core::sqn::Sqn;
 use gbau_core::{CommandApdu, StatusWord};
 use serde::Serialize;
 
-use crate::transport::{PcscTransport, Transport, TransportError};
+use gbau_host::transport::{PcscTransport, Transport, TransportError};
 
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -216,10 +216,10 @@ pub struct BsfBench {
 /// Many simulated UEs (soft USIMs in this process) bootstrapping against a BSF on loopback
 /// over real HTTP, then NAF lookups over Zn (HTTPS with a client certificate).
 pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
-    use crate::bsf::core::Bsf;
-    use crate::bsf::server::Config;
-    use crate::bsf::subscribers::{GbaType, Subscriber};
-    use crate::session::LockedUsim;
+    use gbau_host::session::LockedUsim;
+    use gbau_network::bsf::core::Bsf;
+    use gbau_network::bsf::server::Config;
+    use gbau_network::bsf::subscribers::{GbaType, Subscriber};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -227,18 +227,19 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
     let dir = std::env::temp_dir().join(format!(
         "gbau-bench-bsf-{}-{}",
         std::process::id(),
-        crate::http::unix_now()
+        gbau_host::util::unix_now()
     ));
-    let base = Profile::from_yaml(crate::demo::EMBEDDED_PROFILE).map_err(|e| unexpected(&e))?;
+    let base =
+        Profile::from_yaml(gbau_card::profile::EMBEDDED_PROFILE).map_err(|e| unexpected(&e))?;
     let fqdn = base.imsi.bsf_fqdn(base.mnc_length);
-    crate::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
+    gbau_network::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
         .map_err(|e| unexpected(&e))?;
     let pki = |f: &str| dir.join("pki").join(f);
     let mut profiles = Vec::new();
     let mut subs = Vec::new();
     for i in 0..ues.max(1) {
         let imsi = format!("00101{:010}", i + 1);
-        let text = crate::demo::EMBEDDED_PROFILE
+        let text = gbau_card::profile::EMBEDDED_PROFILE
             .replace("imsi: \"001010000000001\"", &format!("imsi: \"{imsi}\""));
         let p = Profile::from_yaml(&text).map_err(|e| unexpected(&e))?;
         subs.push(Subscriber {
@@ -254,18 +255,20 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
         });
         profiles.push(p);
     }
-    let store =
-        crate::bsf::sqlite::SqliteStore::open(&dir.join("bsf")).map_err(|e| unexpected(&e))?;
+    let store = gbau_network::bsf::sqlite::SqliteStore::open(&dir.join("bsf"))
+        .map_err(|e| unexpected(&e))?;
     let bsf = Arc::new(Bsf::new(&fqdn, subs, store));
     let nafs = vec![(
-        crate::http::cert_file_sha256(&pki("naf.example.org.pem")).map_err(|e| unexpected(&e))?,
+        gbau_network::http::cert_file_sha256(&pki("naf.example.org.pem"))
+            .map_err(|e| unexpected(&e))?,
         vec!["naf.example.org".to_owned()],
     )];
     let cfg = Config::loopback(&fqdn, &dir.join("pki"), nafs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let bound = crate::bsf::server::spawn(&rt, bsf.clone(), cfg).map_err(BenchError::Unexpected)?;
+    let bound =
+        gbau_network::bsf::server::spawn(&rt, bsf.clone(), cfg).map_err(BenchError::Unexpected)?;
     let ub_url = format!("http://{}/", bound.ub);
     let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
 
@@ -298,7 +301,7 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
                     cards.push((c, impi));
                 }
                 let mut exchange =
-                    crate::ub::http_exchange(&ub_url, true).map_err(|e| e.to_string())?;
+                    gbau_host::ub::http_exchange(&ub_url, true).map_err(|e| e.to_string())?;
                 let (mut lat, mut btids) = (Vec::new(), Vec::new());
                 let mut i = 0usize;
                 while !stop.load(Ordering::Relaxed) && !cards.is_empty() {
@@ -308,12 +311,12 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
                     let t0 = Instant::now();
                     let r = {
                         let mut u: LockedUsim<'_> =
-                            crate::usim::Usim::new(card as &mut dyn Transport);
-                        crate::ub::bootstrap(
+                            gbau_host::usim::Usim::new(card as &mut dyn Transport);
+                        gbau_host::ub::bootstrap(
                             &mut u,
                             impi,
                             &fqdn,
-                            crate::ub::ResEncoding::Raw,
+                            gbau_host::ub::ResEncoding::Raw,
                             &format!("{w:04x}{i:08x}"),
                             &mut exchange,
                         )
@@ -344,7 +347,7 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
     let bootstraps = lat.len();
 
     // Zn lookups.
-    let zn = crate::zn::ZnClient::new(
+    let zn = gbau_network::zn::ZnClient::new(
         &zn_url,
         &pki("ca.pem"),
         &pki("naf.example.org.pem"),
@@ -370,7 +373,7 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
                 let mut i = w;
                 while !zstop.load(Ordering::Relaxed) && !btids.is_empty() {
                     let t0 = Instant::now();
-                    zn.fetch(&crate::bsf::core::ZnRequest {
+                    zn.fetch(&gbau_network::bsf::core::ZnRequest {
                         b_tid: btids[i % btids.len()].clone(),
                         naf_id: naf_id.clone(),
                         gba_u_aware: true,
@@ -427,7 +430,7 @@ pub struct LocalKeyBench {
 /// a NAF Key Center and a BSF on loopback. Times are the device's whole procedure, MT and
 /// network included.
 pub fn local_key(
-    card: &crate::session::CardOpts,
+    card: &gbau_host::session::CardOpts,
     runs: usize,
 ) -> Result<LocalKeyBench, BenchError> {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -436,7 +439,7 @@ pub fn local_key(
     let dir = std::env::temp_dir().join(format!(
         "gbau-bench-local-{}-{}",
         std::process::id(),
-        crate::http::unix_now()
+        gbau_host::util::unix_now()
     ));
     std::fs::create_dir_all(&dir)?;
     let profile = card
@@ -464,11 +467,11 @@ pub fn local_key(
     let label = session.label.clone();
     let sock = dir.join("mt.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock)?;
-    let mt = crate::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
+    let mt = gbau_host::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(|e| unexpected(&e))?;
     let pki = dir.join("pki");
     let cfg = |id: &str, store: &str| {
-        crate::device::DeviceConfig::from_pki(&pki, id, &sock, &lab.kc_url, dir.join(store))
+        gbau_host::device::DeviceConfig::from_pki(&pki, id, &sock, &lab.kc_url, dir.join(store))
     };
     let (d1, d2) = (cfg("device-1", "d1.json"), cfg("device-2", "d2.json"));
     let done = Arc::new(AtomicBool::new(false));
@@ -477,13 +480,13 @@ pub fn local_key(
         move || -> Result<(String, Duration, Vec<Duration>, Vec<Duration>), String> {
             let run = || -> Result<(String, Duration, Vec<Duration>, Vec<Duration>), String> {
                 let t0 = Instant::now();
-                let first = crate::device::establish(&d1).map_err(|e| e.to_string())?;
+                let first = gbau_host::device::establish(&d1).map_err(|e| e.to_string())?;
                 let first_t = t0.elapsed();
                 let (mut opt, mut stored) = (Vec::new(), Vec::new());
                 for _ in 0..runs.max(1) {
                     let _ = std::fs::remove_file(&d2.store);
                     let t = Instant::now();
-                    let r = crate::device::establish(&d2).map_err(|e| e.to_string())?;
+                    let r = gbau_host::device::establish(&d2).map_err(|e| e.to_string())?;
                     if r.procedure != "optimized" {
                         return Err(format!(
                             "expected the optimized procedure, ran {}",
@@ -492,7 +495,7 @@ pub fn local_key(
                     }
                     opt.push(t.elapsed());
                     let t = Instant::now();
-                    let r = crate::device::establish(&d1).map_err(|e| e.to_string())?;
+                    let r = gbau_host::device::establish(&d1).map_err(|e| e.to_string())?;
                     if r.procedure != "stored" {
                         return Err(format!(
                             "expected the stored-key check, ran {}",
@@ -508,7 +511,7 @@ pub fn local_key(
             r
         },
     );
-    let _mt = crate::mt::serve_until(mt, &listener, &done);
+    let _mt = gbau_host::mt::serve_until(mt, &listener, &done);
     let (first_procedure, first_t, opt, stored) = worker
         .join()
         .map_err(|_| BenchError::Unexpected("device thread".into()))?

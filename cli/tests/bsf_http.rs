@@ -12,8 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use gbau_core::identity::{NafId, UaProtocolId};
-use gbau_host::bsf::core::ZnRequest;
-use gbau_host::zn::ZnClient;
+use gbau_network::bsf::core::ZnRequest;
+use gbau_network::zn::ZnClient;
 use support::net::{setup, start_bsf, Bsf};
 use support::TempDir;
 
@@ -90,7 +90,7 @@ fn ub_zn_key_separation_and_restart() {
     .unwrap();
     assert!(matches!(
         rogue.fetch(&req(&b_tid, "naf.example.org")),
-        Err(gbau_host::zn::ZnClientError::Transport(_))
+        Err(gbau_network::zn::ZnClientError::Transport(_))
     ));
 
     // kill -9 and restart: the session and the SQN survive.

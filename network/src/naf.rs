@@ -9,20 +9,13 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use gbau_core::digest::{self, Response, ALGORITHM_MD5, QOP_AUTH_INT};
 use gbau_core::hexutil::to_hex;
-use gbau_core::identity::{NafId, UaProtocolId};
+use gbau_core::identity::NafId;
 
 use crate::bsf::core::{ZnAnswer, ZnRequest};
 use crate::http::{self, Req, Resp};
 use crate::zn::{ZnClient, ZnClientError};
 
-/// Realm prefix for the ME-held key Ks_(ext)_NAF (TS 24.109 §5.3, as the facts note gives it).
-pub const REALM_PREFIX_ME: &str = "3GPP-bootstrapping";
-/// Realm prefix for GBA_U (facts note: the UE answers it with Ks_ext_NAF) **[to confirm]**:
-/// TS 24.109 may reserve it for Ks_int_NAF; both realms are offered and both take
-/// Ks_(ext)_NAF here, so a correction touches this constant and `realm_key` only.
-pub const REALM_PREFIX_UICC: &str = "3GPP-bootstrapping-uicc";
-/// Ua security protocol id of HTTP Digest (TS 33.220 Annex H).
-pub const UA_ID: UaProtocolId = UaProtocolId::HTTP_DIGEST;
+pub use gbau_core::ua::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
 /// How long a NAF nonce may be used.
 pub const NONCE_TTL_SECS: u64 = 300;
 /// Nonces kept at most.

@@ -1,0 +1,176 @@
+//! `gbau bench ...`: benchmarks that print their figures.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use gbau_host::session::CardOpts;
+
+use super::card::soft_profile;
+use crate::bench::{self, BsfBench, CardBench, LocalKeyBench};
+use crate::card_args::{Legacy, Uses};
+use crate::failure::Failure;
+use crate::output::print_json;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Seed 001: time the device's full, optimized and stored-key procedures (card in-process, or --reader)
+    LocalKey {
+        #[command(flatten)]
+        card: CardOpts,
+        /// Optimized and stored-key runs
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// BSF: simulated UEs bootstrapping over HTTP on loopback, then Zn lookups over HTTPS
+    Bsf {
+        /// Number of simulated UEs (soft USIMs)
+        #[arg(long, default_value_t = 200)]
+        ues: usize,
+        /// Concurrent clients
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Seconds of bootstrapping (Zn lookups run half as long)
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Soft card: GBA bootstraps per second in-process, SELECT round trip through PC/SC
+    Card {
+        /// Also time SELECT through this PC/SC reader (the soft card in the virtual reader)
+        #[arg(long, env = "GBAU_READER", value_name = "NAME")]
+        reader: Option<String>,
+        /// Card profile (default: the embedded test profile)
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// Number of GBA bootstraps to time
+        #[arg(long, default_value_t = 2000)]
+        bootstraps: usize,
+        /// Number of SELECT round trips to time
+        #[arg(long, default_value_t = 1000)]
+        selects: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn exec(legacy: &Legacy, c: BenchCommand) -> Result<ExitCode, Failure> {
+    match c {
+        BenchCommand::LocalKey { card, runs, json } => {
+            let card = legacy.merge(card, Uses::ALL, "bench local-key")?;
+            let r = bench::local_key(&card, runs)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_local_key(&r);
+            }
+        }
+        BenchCommand::Bsf {
+            ues,
+            concurrency,
+            seconds,
+            json,
+        } => {
+            legacy.merge(CardOpts::default(), Uses::NONE, "bench bsf")?;
+            let r = bench::bsf(ues, concurrency, seconds)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_bsf(&r);
+            }
+        }
+        BenchCommand::Card {
+            reader,
+            profile,
+            bootstraps,
+            selects,
+            json,
+        } => {
+            let own = CardOpts {
+                reader,
+                profile,
+                ..CardOpts::default()
+            };
+            let uses = Uses {
+                reader: true,
+                profile: true,
+                ..Uses::NONE
+            };
+            let card = legacy.merge(own, uses, "bench card")?;
+            let profile = soft_profile(&card)?;
+            let r = bench::card(
+                &profile,
+                bootstraps.max(1),
+                selects.max(1),
+                card.reader.as_deref(),
+            )?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_card(&r);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_local_key(r: &LocalKeyBench) {
+    println!("local key establishment (seed 001), card: {}", r.card);
+    println!(
+        "  first establishment ({}): {:.1} ms",
+        r.first_procedure, r.first_ms
+    );
+    println!(
+        "  optimized procedure:    median {:.1} ms  p90 {:.1} ms  ({} runs)",
+        r.optimized.median_us / 1e3,
+        r.optimized.p90_us / 1e3,
+        r.optimized.count
+    );
+    println!(
+        "  stored-key check:       median {:.1} ms  p90 {:.1} ms  ({} runs)",
+        r.stored_check.median_us / 1e3,
+        r.stored_check.p90_us / 1e3,
+        r.stored_check.count
+    );
+}
+
+fn print_bsf(r: &BsfBench) {
+    println!(
+        "BSF benchmark: {} UEs, {} concurrent clients, {:.1} s, store {}",
+        r.ues, r.concurrency, r.seconds, r.store
+    );
+    let l = &r.bootstrap_latency;
+    println!("  full bootstraps (Ub, 2 HTTP round trips + card): {:>8.0} /s  ({} done)  p50 {:.2} ms  p99 {:.2} ms", r.bootstraps_per_s, r.bootstraps, l.median_us / 1000.0, l.p99_us / 1000.0);
+    let z = &r.zn_latency;
+    println!("  Zn lookups (HTTPS, client certificate):          {:>8.0} /s  ({} done)  p50 {:.2} ms  p99 {:.2} ms", r.zn_lookups_per_s, r.zn_lookups, z.median_us / 1000.0, z.p99_us / 1000.0);
+}
+
+fn print_card(r: &CardBench) {
+    println!(
+        "soft card benchmark ({} GBA bootstraps, {} SELECTs)",
+        r.bootstraps, r.select_in_process.count
+    );
+    println!(
+        "  GBA bootstrap in-process, state in memory : {:>10.0} /s",
+        r.bootstraps_per_s_in_memory
+    );
+    println!("  GBA bootstrap in-process, durable state   : {:>10.0} /s  (tmp + fsync + rename per bootstrap)", r.bootstraps_per_s_durable);
+    let l = &r.select_in_process;
+    println!(
+        "  SELECT in-process (baseline)   median {:>8.1} us  p99 {:>8.1} us",
+        l.median_us, l.p99_us
+    );
+    if let (Some(l), Some(name)) = (&r.select_pcsc, &r.reader) {
+        println!("  SELECT via PC/SC {name:?}: median {:>8.1} us  p90 {:>8.1} us  p99 {:>8.1} us  max {:>8.1} us", l.median_us, l.p90_us, l.p99_us, l.max_us);
+        println!(
+            "  PC/SC / in-process median ratio: {:.1}",
+            r.pcsc_over_in_process.unwrap_or(0.0)
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! `gbau bsf serve`: the BSF with its HSS function — Ub over HTTP, Zn over HTTPS.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use gbau_host::input::UsageError;
+use gbau_network::bsf::server::{self, Config, ZnConfig};
+
+use crate::failure::Failure;
+use crate::output::announce;
+
+#[derive(Subcommand, Debug)]
+pub enum BsfCommand {
+    /// Serve Ub (and Zn with --zn-listen); prints the bound addresses on one line
+    Serve {
+        /// Ub listen address (port 0 picks one)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Subscribers (YAML): IMPI or IMSI, K, OP/OPc, AMF, SQN start, UICC type, key lifetime
+        #[arg(long, value_name = "FILE")]
+        subscribers: PathBuf,
+        /// Data directory (SQLite store of SQNs and sessions)
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The BSF's name (Digest realm, B-TID domain)
+        #[arg(
+            long,
+            value_name = "FQDN",
+            default_value = "bsf.mnc001.mcc001.pub.3gppnetwork.org"
+        )]
+        fqdn: String,
+        /// Zn listen address (HTTPS with client certificates)
+        #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key", "client_ca", "nafs"])]
+        zn_listen: Option<String>,
+        /// Zn server certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// Zn server key (PEM)
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+        /// CA that issues NAF certificates (PEM)
+        #[arg(long, value_name = "FILE")]
+        client_ca: Option<PathBuf>,
+        /// NAF authorisations (YAML: nafs: [{cert: FILE, fqdns: [..]}])
+        #[arg(long, value_name = "FILE")]
+        nafs: Option<PathBuf>,
+    },
+}
+
+pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
+    let BsfCommand::Serve {
+        listen,
+        subscribers,
+        data,
+        fqdn,
+        zn_listen,
+        tls_cert,
+        tls_key,
+        client_ca,
+        nafs,
+    } = c;
+    let bsf = server::open(&fqdn, &subscribers, &data)
+        .map_err(|e| UsageError::new("--subscribers", e))?;
+    let zn = match zn_listen {
+        None => None,
+        Some(listen) => Some(ZnConfig {
+            listen,
+            cert: tls_cert.unwrap_or_default(),
+            key: tls_key.unwrap_or_default(),
+            client_ca: client_ca.unwrap_or_default(),
+            nafs: server::load_nafs(&nafs.unwrap_or_default())
+                .map_err(|e| UsageError::new("--nafs", e.to_string()))?,
+        }),
+    };
+    let cfg = Config {
+        fqdn,
+        ub_listen: listen,
+        zn,
+    };
+    gbau_network::http::block_on(server::run(Arc::new(bsf), cfg, |b| match b.zn {
+        Some(z) => announce(&format!("bsf: ub http://{} zn https://{}", b.ub, z)),
+        None => announce(&format!("bsf: ub http://{}", b.ub)),
+    }))?
+    .map_err(|e| UsageError::new("--listen", e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,53 @@
+//! `gbau http GET URL`: fetch a NAF resource with GBA (Ua HTTP Digest).
+
+use std::process::ExitCode;
+
+use clap::Args;
+use gbau_host::session::CardOpts;
+use gbau_host::ub::ResEncoding;
+
+use crate::failure::{Failure, EXIT_FAILURE};
+use crate::output::print_json;
+
+#[derive(Args, Debug)]
+pub struct HttpArgs {
+    #[command(flatten)]
+    pub card: CardOpts,
+    /// Only GET is supported
+    #[arg(value_parser = ["GET"])]
+    method: String,
+    /// The resource URL
+    url: String,
+    /// BSF URL for bootstrapping (default: derived from the IMSI)
+    #[arg(long, value_name = "URL")]
+    bsf: Option<String>,
+    /// How RES becomes the Ub Digest password
+    #[arg(long, value_enum, default_value = "raw")]
+    res_encoding: ResEncoding,
+    /// Show each step
+    #[arg(short, long)]
+    verbose: bool,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn exec(card: CardOpts, a: &HttpArgs) -> Result<ExitCode, Failure> {
+    let mut s = card.open()?;
+    let r = gbau_host::ua::http_get(&mut s, &a.url, a.bsf.as_deref(), a.res_encoding)?;
+    if a.json {
+        print_json(&r)?;
+    } else {
+        if a.verbose {
+            for st in &r.steps {
+                eprintln!("* {st}");
+            }
+        }
+        print!("{}", r.body);
+    }
+    if r.status != 200 {
+        eprintln!("error: {} answered {}", a.url, r.status);
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    Ok(ExitCode::SUCCESS)
+}

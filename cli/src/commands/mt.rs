@@ -1,0 +1,48 @@
+//! `gbau mt serve`: the MT's local-interface service for external devices (seed 001).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use gbau_host::input::UsageError;
+use gbau_host::mt::{self, Mt};
+use gbau_host::session::CardOpts;
+
+use crate::card_args::{Legacy, Uses};
+use crate::failure::Failure;
+use crate::output::announce;
+
+#[derive(Subcommand, Debug)]
+pub enum MtCommand {
+    /// Serve devices on unix:PATH or tcp:127.0.0.1:PORT; prints the address on one line
+    Serve {
+        #[command(flatten)]
+        card: CardOpts,
+        /// Local interface address
+        #[arg(long, value_name = "ADDR")]
+        local: String,
+        /// BSF URL for bootstraps (default: derived from the IMSI)
+        #[arg(long, value_name = "URL")]
+        bsf: Option<String>,
+        /// Directory of the per-device key store
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+pub fn exec(legacy: &Legacy, c: MtCommand) -> Result<ExitCode, Failure> {
+    let MtCommand::Serve {
+        card,
+        local,
+        bsf,
+        data,
+    } = c;
+    let card = legacy.merge(card, Uses::ALL, "mt serve")?;
+    std::fs::create_dir_all(&data)?;
+    let session = card.open()?;
+    let mt = Mt::new(session, bsf, data.join("local-keys.json"))
+        .map_err(|e| UsageError::new("--data", e))?;
+    mt::serve(mt, &local, |a| announce(&format!("mt: {a}")))
+        .map_err(|e| UsageError::new("--local", e))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,72 @@
+//! `gbau naf serve`: a generic HTTP NAF protected with Ua HTTP Digest, keys over Zn.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use gbau_host::input::UsageError;
+use gbau_network::naf::{self, Naf};
+use gbau_network::zn::ZnClient;
+
+use crate::failure::Failure;
+use crate::output::announce;
+
+#[derive(Subcommand, Debug)]
+pub enum NafCommand {
+    /// Serve a protected resource; prints the bound address on one line
+    Serve {
+        /// Listen address (port 0 picks one)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// The NAF's FQDN (realm and NAF_Id)
+        #[arg(long, value_name = "FQDN", default_value = "naf.example.org")]
+        fqdn: String,
+        #[command(flatten)]
+        zn: ZnClientArgs,
+        /// The text of the protected resource
+        #[arg(long, default_value = "hello from the gbau NAF")]
+        resource: String,
+    },
+}
+
+/// How a NAF reaches the BSF's Zn.
+#[derive(clap::Args, Debug)]
+pub struct ZnClientArgs {
+    /// The BSF's Zn URL, e.g. https://127.0.0.1:8443/zn
+    #[arg(long, value_name = "URL")]
+    pub zn: String,
+    /// CA of the BSF's certificate (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub zn_ca: PathBuf,
+    /// This NAF's Zn client certificate (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub zn_cert: PathBuf,
+    /// This NAF's Zn client key (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub zn_key: PathBuf,
+}
+
+impl ZnClientArgs {
+    /// The Zn client these options describe.
+    pub fn client(&self) -> Result<ZnClient, UsageError> {
+        ZnClient::new(&self.zn, &self.zn_ca, &self.zn_cert, &self.zn_key)
+            .map_err(|e| UsageError::new("--zn-cert", e.to_string()))
+    }
+}
+
+pub fn exec(c: NafCommand) -> Result<ExitCode, Failure> {
+    let NafCommand::Serve {
+        listen,
+        fqdn,
+        zn,
+        resource,
+    } = c;
+    let naf = Naf::new(&fqdn, Box::new(zn.client()?), &resource)
+        .map_err(|e| UsageError::new("--fqdn", e))?;
+    gbau_network::http::block_on(naf::serve(Arc::new(naf), &listen, |a| {
+        announce(&format!("naf: http://{a}/ ({fqdn})"));
+    }))?
+    .map_err(|e| UsageError::new("--listen", e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
