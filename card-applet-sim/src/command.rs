@@ -320,145 +320,165 @@ impl TryFrom<&CommandApdu> for Command {
             // Secure messaging is not offered.
             return Err(StatusWord::ClaNotSupported);
         }
-        let data = apdu.data.as_slice();
-        let (p1, p2) = (apdu.p1, apdu.p2);
         match (class, apdu.ins) {
-            (CLA_ISO, ins::SELECT) => {
-                let response = match p2 & 0x0C {
-                    0x04 | 0x00 => SelectResponse::Fcp,
-                    0x0C => SelectResponse::NoData,
-                    _ => return Err(StatusWord::IncorrectP1P2),
-                };
-                if p2 & 0xF3 != 0 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                let by = match p1 {
-                    0x00 if data.is_empty() => SelectBy::Fid(None),
-                    0x00 => SelectBy::Fid(Some(single_fid(data)?)),
-                    0x01 => SelectBy::ChildDf(single_fid(data)?),
-                    0x03 if data.is_empty() => SelectBy::Parent,
-                    0x04 if (1..=16).contains(&data.len()) => SelectBy::Aid(data.to_vec()),
-                    0x04 => return Err(StatusWord::WrongLength),
-                    0x08 => SelectBy::PathFromMf(fids(data)?),
-                    0x09 => SelectBy::PathFromCurrent(fids(data)?),
-                    0x03 => return Err(StatusWord::WrongLength),
-                    _ => return Err(StatusWord::IncorrectP1P2),
-                };
-                Ok(Self::Select { by, response })
-            }
-            (CLA_PROPRIETARY, ins::STATUS) => {
-                if p1 > 0x02 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                let response = match p2 {
-                    0x00 => StatusResponse::Fcp,
-                    0x01 => StatusResponse::Aid,
-                    0x0C => StatusResponse::NoData,
-                    _ => return Err(StatusWord::IncorrectP1P2),
-                };
-                Ok(Self::Status { response })
-            }
-            (CLA_ISO, ins::READ_BINARY) => {
-                if !data.is_empty() {
-                    return Err(StatusWord::WrongLength);
-                }
-                let (target, offset) = ef_target_binary(p1, p2);
-                Ok(Self::ReadBinary {
-                    target,
-                    offset,
-                    ne: apdu.ne.unwrap_or(256),
-                })
-            }
-            (CLA_ISO, ins::UPDATE_BINARY) => {
-                if data.is_empty() {
-                    return Err(StatusWord::WrongLength);
-                }
-                let (target, offset) = ef_target_binary(p1, p2);
-                Ok(Self::UpdateBinary {
-                    target,
-                    offset,
-                    data: data.to_vec(),
-                })
-            }
-            (CLA_ISO, ins::READ_RECORD) => {
-                if !data.is_empty() {
-                    return Err(StatusWord::WrongLength);
-                }
-                let (target, mode) = record_addressing(p1, p2)?;
-                Ok(Self::ReadRecord { target, mode })
-            }
-            (CLA_ISO, ins::UPDATE_RECORD) => {
-                if data.is_empty() {
-                    return Err(StatusWord::WrongLength);
-                }
-                let (target, mode) = record_addressing(p1, p2)?;
-                Ok(Self::UpdateRecord {
-                    target,
-                    mode,
-                    data: data.to_vec(),
-                })
-            }
-            (CLA_ISO, ins::VERIFY) => {
-                if p1 != 0 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                let key = KeyRef::from_p2(p2)?;
-                let pin = if data.is_empty() {
-                    None
-                } else {
-                    Some(block8(data)?)
-                };
-                Ok(Self::Verify { key, pin })
-            }
-            (CLA_ISO, ins::CHANGE_PIN) => {
-                if p1 != 0 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                let key = KeyRef::from_p2(p2)?;
-                if data.len() != 16 {
-                    return Err(StatusWord::WrongLength);
-                }
-                Ok(Self::ChangePin {
-                    key,
-                    old: block8(&data[..8])?,
-                    new: block8(&data[8..])?,
-                })
-            }
-            (CLA_ISO, ins::DISABLE_PIN) => {
-                if p1 != 0 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                Ok(Self::DisablePin {
-                    key: KeyRef::from_p2(p2)?,
-                    pin: block8(data)?,
-                })
-            }
-            (CLA_ISO, ins::ENABLE_PIN) => {
-                if p1 != 0 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                Ok(Self::EnablePin {
-                    key: KeyRef::from_p2(p2)?,
-                    pin: block8(data)?,
-                })
-            }
-            (CLA_ISO, ins::UNBLOCK_PIN) => {
-                if p1 != 0 {
-                    return Err(StatusWord::IncorrectP1P2);
-                }
-                let key = KeyRef::from_p2(p2)?;
-                let puk_new = match data.len() {
-                    0 => None,
-                    16 => Some((block8(&data[..8])?, block8(&data[8..])?)),
-                    _ => return Err(StatusWord::WrongLength),
-                };
-                Ok(Self::UnblockPin { key, puk_new })
-            }
+            (CLA_ISO, ins::SELECT) => parse_select(apdu),
+            (CLA_PROPRIETARY, ins::STATUS) => parse_status(apdu),
+            (CLA_ISO, ins::READ_BINARY | ins::UPDATE_BINARY) => parse_binary(apdu),
+            (CLA_ISO, ins::READ_RECORD | ins::UPDATE_RECORD) => parse_record(apdu),
+            (
+                CLA_ISO,
+                ins::VERIFY
+                | ins::CHANGE_PIN
+                | ins::DISABLE_PIN
+                | ins::ENABLE_PIN
+                | ins::UNBLOCK_PIN,
+            ) => parse_pin(apdu),
             (CLA_ISO, ins::AUTHENTICATE) => parse_authenticate(apdu).map(Self::Authenticate),
             (CLA_ISO, ins::GET_RESPONSE) => Ok(Self::GetResponse),
             (CLA_ISO | CLA_PROPRIETARY, _) => Err(StatusWord::InsNotSupported),
             _ => Err(StatusWord::ClaNotSupported),
         }
+    }
+}
+
+// TS 102 221 §11.1.1, SELECT
+fn parse_select(apdu: &CommandApdu) -> Result<Command, StatusWord> {
+    let data = apdu.data.as_slice();
+    let (p1, p2) = (apdu.p1, apdu.p2);
+    let response = match p2 & 0x0C {
+        0x04 | 0x00 => SelectResponse::Fcp,
+        0x0C => SelectResponse::NoData,
+        _ => return Err(StatusWord::IncorrectP1P2),
+    };
+    if p2 & 0xF3 != 0 {
+        return Err(StatusWord::IncorrectP1P2);
+    }
+    let by = match p1 {
+        0x00 if data.is_empty() => SelectBy::Fid(None),
+        0x00 => SelectBy::Fid(Some(single_fid(data)?)),
+        0x01 => SelectBy::ChildDf(single_fid(data)?),
+        0x03 if data.is_empty() => SelectBy::Parent,
+        0x04 if (1..=16).contains(&data.len()) => SelectBy::Aid(data.to_vec()),
+        0x04 => return Err(StatusWord::WrongLength),
+        0x08 => SelectBy::PathFromMf(fids(data)?),
+        0x09 => SelectBy::PathFromCurrent(fids(data)?),
+        0x03 => return Err(StatusWord::WrongLength),
+        _ => return Err(StatusWord::IncorrectP1P2),
+    };
+    Ok(Command::Select { by, response })
+}
+
+// TS 102 221 §11.1.2, STATUS
+fn parse_status(apdu: &CommandApdu) -> Result<Command, StatusWord> {
+    let (p1, p2) = (apdu.p1, apdu.p2);
+    if p1 > 0x02 {
+        return Err(StatusWord::IncorrectP1P2);
+    }
+    let response = match p2 {
+        0x00 => StatusResponse::Fcp,
+        0x01 => StatusResponse::Aid,
+        0x0C => StatusResponse::NoData,
+        _ => return Err(StatusWord::IncorrectP1P2),
+    };
+    Ok(Command::Status { response })
+}
+
+// TS 102 221 §11.1.3–11.1.4, READ BINARY and UPDATE BINARY
+fn parse_binary(apdu: &CommandApdu) -> Result<Command, StatusWord> {
+    let data = apdu.data.as_slice();
+    let (p1, p2) = (apdu.p1, apdu.p2);
+    if apdu.ins == ins::READ_BINARY {
+        if !data.is_empty() {
+            return Err(StatusWord::WrongLength);
+        }
+        let (target, offset) = ef_target_binary(p1, p2);
+        Ok(Command::ReadBinary {
+            target,
+            offset,
+            ne: apdu.ne.unwrap_or(256),
+        })
+    } else {
+        if data.is_empty() {
+            return Err(StatusWord::WrongLength);
+        }
+        let (target, offset) = ef_target_binary(p1, p2);
+        Ok(Command::UpdateBinary {
+            target,
+            offset,
+            data: data.to_vec(),
+        })
+    }
+}
+
+// TS 102 221 §11.1.5–11.1.6, READ RECORD and UPDATE RECORD
+fn parse_record(apdu: &CommandApdu) -> Result<Command, StatusWord> {
+    let data = apdu.data.as_slice();
+    let (p1, p2) = (apdu.p1, apdu.p2);
+    if apdu.ins == ins::READ_RECORD {
+        if !data.is_empty() {
+            return Err(StatusWord::WrongLength);
+        }
+        let (target, mode) = record_addressing(p1, p2)?;
+        Ok(Command::ReadRecord { target, mode })
+    } else {
+        if data.is_empty() {
+            return Err(StatusWord::WrongLength);
+        }
+        let (target, mode) = record_addressing(p1, p2)?;
+        Ok(Command::UpdateRecord {
+            target,
+            mode,
+            data: data.to_vec(),
+        })
+    }
+}
+
+// TS 102 221 §11.1.9–11.1.13, VERIFY, CHANGE, DISABLE, ENABLE and UNBLOCK PIN
+fn parse_pin(apdu: &CommandApdu) -> Result<Command, StatusWord> {
+    let data = apdu.data.as_slice();
+    let (p1, p2) = (apdu.p1, apdu.p2);
+    if p1 != 0 {
+        return Err(StatusWord::IncorrectP1P2);
+    }
+    match apdu.ins {
+        ins::VERIFY => {
+            let key = KeyRef::from_p2(p2)?;
+            let pin = if data.is_empty() {
+                None
+            } else {
+                Some(block8(data)?)
+            };
+            Ok(Command::Verify { key, pin })
+        }
+        ins::CHANGE_PIN => {
+            let key = KeyRef::from_p2(p2)?;
+            if data.len() != 16 {
+                return Err(StatusWord::WrongLength);
+            }
+            Ok(Command::ChangePin {
+                key,
+                old: block8(&data[..8])?,
+                new: block8(&data[8..])?,
+            })
+        }
+        ins::DISABLE_PIN => Ok(Command::DisablePin {
+            key: KeyRef::from_p2(p2)?,
+            pin: block8(data)?,
+        }),
+        ins::ENABLE_PIN => Ok(Command::EnablePin {
+            key: KeyRef::from_p2(p2)?,
+            pin: block8(data)?,
+        }),
+        ins::UNBLOCK_PIN => {
+            let key = KeyRef::from_p2(p2)?;
+            let puk_new = match data.len() {
+                0 => None,
+                16 => Some((block8(&data[..8])?, block8(&data[8..])?)),
+                _ => return Err(StatusWord::WrongLength),
+            };
+            Ok(Command::UnblockPin { key, puk_new })
+        }
+        _ => Err(StatusWord::InsNotSupported),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod card;
 pub mod command;
 pub mod fs;
 pub mod link;
+mod personality;
 pub mod pin;
 pub mod profile;
 pub mod scripts;

@@ -403,103 +403,18 @@ impl Profile {
         let imsi = Imsi::new(&f.imsi).map_err(|e| field("imsi", e))?;
         let mnc_length = MncLength::new(f.mnc_length).map_err(|e| field("mnc_length", e))?;
         ef::encode_iccid(&f.iccid).map_err(|e| field("iccid", e))?;
-        let k = K::new(hexutil::parse_fixed(&f.k).map_err(|e| field("k", e))?);
-        let opc = match (&f.op, &f.opc) {
-            (Some(op), None) => opc_from_op(
-                &k,
-                &Op::new(hexutil::parse_fixed(op).map_err(|e| field("op", e))?),
-            ),
-            (None, Some(opc)) => Opc::new(hexutil::parse_fixed(opc).map_err(|e| field("opc", e))?),
-            _ => return Err(field("op/opc", "give exactly one of op and opc")),
-        };
-        let milenage = match &f.milenage {
-            None => MilenageConstants::default(),
-            Some(m) => {
-                let mut c = [[0u8; 16]; 5];
-                for (i, text) in m.c.iter().enumerate() {
-                    c[i] = hexutil::parse_fixed(text)
-                        .map_err(|e| field("milenage.c", format!("c{}: {e}", i + 1)))?;
-                }
-                let constants = MilenageConstants { r: m.r, c };
-                constants.validate().map_err(|e| field("milenage.r", e))?;
-                constants
-            }
-        };
-        let amf_allowed = f
-            .amf
-            .allowed
-            .iter()
-            .map(|a| hexutil::parse_fixed::<2>(a).map_err(|e| field("amf.allowed", e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let adm1 = PinProfile {
-            value: PinValue::from_digits(&f.pins.adm1.value)
-                .ok_or_else(|| field("pins.adm1", "ADM1 must be 4 to 8 digits"))?,
-            enabled: true,
-            puk: None,
-            retries: f.pins.adm1.retries,
-            puk_retries: 0,
-        };
-        if !(1..=15).contains(&adm1.retries) {
-            return Err(field("pins.adm1", "retry counter must be 1 to 15"));
-        }
-        ef::encode_service_table("EF_UST", &f.services, f.ust_size)
-            .map_err(|e| field("services", e))?;
-        if f.gba.gbanl_records == 0 || f.gba.gbanl_record_len < 16 || f.gba.gbanl_record_len > 255 {
-            return Err(field(
-                "gba",
-                "EF_GBANL needs at least 1 record of 16 to 255 bytes",
-            ));
-        }
-        if f.gba.gbabp_size < 20 || f.gba.gbabp_size > 1024 {
-            return Err(field("gba.gbabp_size", "must be 20 to 1024 bytes"));
-        }
-        if f.gba.nafkca_record_len < 4 || f.gba.nafkca_record_len > 255 {
-            return Err(field("gba.nafkca_record_len", "must be 4 to 255 bytes"));
-        }
-        for kc in &f.gba.naf_key_centers {
-            ef::encode_tagged_text("EF_NAFKCA", kc, f.gba.nafkca_record_len)
-                .map_err(|e| field("gba.naf_key_centers", e))?;
-        }
-        if f.layout != Layout::Standard && f.protocol != Protocol::T0 {
-            return Err(field(
-                "layout",
-                "the sysmocom layouts are T=0 cards (protocol: t0)",
-            ));
-        }
-        if f.layout == Layout::Sjs1 && f.isim.is_some() {
-            return Err(field("isim", "the sysmoUSIM-SJS1 layout has no ISIM"));
-        }
+        let (k, opc) = subscriber_keys(&f)?;
+        let milenage = milenage_constants(f.milenage.as_ref())?;
+        let amf_allowed = amf_allowed(&f.amf)?;
+        let adm1 = adm1_profile(&f.pins.adm1)?;
+        check_files(&f)?;
+        check_layout(&f)?;
         let usim_aid = aid(
             "usim_aid",
             f.usim_aid.as_deref().unwrap_or(DEFAULT_USIM_AID),
             ef::USIM_AID_PREFIX,
         )?;
-        let isim = match f.isim {
-            None => None,
-            Some(i) => {
-                if i.impi.is_empty()
-                    || i.impi.len() > 200
-                    || i.domain.is_empty()
-                    || i.impu.is_empty()
-                {
-                    return Err(field(
-                        "isim",
-                        "impi, domain and at least one impu are required",
-                    ));
-                }
-                Some(IsimProfile {
-                    aid: aid(
-                        "isim.aid",
-                        i.aid.as_deref().unwrap_or(DEFAULT_ISIM_AID),
-                        ef::ISIM_AID_PREFIX,
-                    )?,
-                    impi: i.impi,
-                    domain: i.domain,
-                    impu: i.impu,
-                    services: i.services,
-                })
-            }
-        };
+        let isim = f.isim.map(isim_profile).transpose()?;
         Ok(Self {
             iccid: f.iccid,
             imsi,
@@ -530,6 +445,120 @@ impl Profile {
             layout: f.layout,
         })
     }
+}
+
+/// K, and OPc as given or derived from OP: exactly one of `op` and `opc`.
+fn subscriber_keys(f: &ProfileFile) -> Result<(K, Opc), ProfileError> {
+    let k = K::new(hexutil::parse_fixed(&f.k).map_err(|e| field("k", e))?);
+    let opc = match (&f.op, &f.opc) {
+        (Some(op), None) => opc_from_op(
+            &k,
+            &Op::new(hexutil::parse_fixed(op).map_err(|e| field("op", e))?),
+        ),
+        (None, Some(opc)) => Opc::new(hexutil::parse_fixed(opc).map_err(|e| field("opc", e))?),
+        _ => return Err(field("op/opc", "give exactly one of op and opc")),
+    };
+    Ok((k, opc))
+}
+
+/// The Milenage constants r1..r5 and c1..c5; the standard ones (TS 35.206 §4.1) when absent.
+fn milenage_constants(m: Option<&MilenageFile>) -> Result<MilenageConstants, ProfileError> {
+    let milenage = match m {
+        None => MilenageConstants::default(),
+        Some(m) => {
+            let mut c = [[0u8; 16]; 5];
+            for (i, text) in m.c.iter().enumerate() {
+                c[i] = hexutil::parse_fixed(text)
+                    .map_err(|e| field("milenage.c", format!("c{}: {e}", i + 1)))?;
+            }
+            let constants = MilenageConstants { r: m.r, c };
+            constants.validate().map_err(|e| field("milenage.r", e))?;
+            constants
+        }
+    };
+    Ok(milenage)
+}
+
+/// The AMF values the card accepts.
+fn amf_allowed(amf: &AmfFile) -> Result<Vec<[u8; 2]>, ProfileError> {
+    amf.allowed
+        .iter()
+        .map(|a| hexutil::parse_fixed::<2>(a).map_err(|e| field("amf.allowed", e)))
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// ADM1: always enabled, no PUK.
+fn adm1_profile(a: &AdmFile) -> Result<PinProfile, ProfileError> {
+    let adm1 = PinProfile {
+        value: PinValue::from_digits(&a.value)
+            .ok_or_else(|| field("pins.adm1", "ADM1 must be 4 to 8 digits"))?,
+        enabled: true,
+        puk: None,
+        retries: a.retries,
+        puk_retries: 0,
+    };
+    if !(1..=15).contains(&adm1.retries) {
+        return Err(field("pins.adm1", "retry counter must be 1 to 15"));
+    }
+    Ok(adm1)
+}
+
+/// The service table and the GBA files fit their files.
+fn check_files(f: &ProfileFile) -> Result<(), ProfileError> {
+    ef::encode_service_table("EF_UST", &f.services, f.ust_size)
+        .map_err(|e| field("services", e))?;
+    if f.gba.gbanl_records == 0 || f.gba.gbanl_record_len < 16 || f.gba.gbanl_record_len > 255 {
+        return Err(field(
+            "gba",
+            "EF_GBANL needs at least 1 record of 16 to 255 bytes",
+        ));
+    }
+    if f.gba.gbabp_size < 20 || f.gba.gbabp_size > 1024 {
+        return Err(field("gba.gbabp_size", "must be 20 to 1024 bytes"));
+    }
+    if f.gba.nafkca_record_len < 4 || f.gba.nafkca_record_len > 255 {
+        return Err(field("gba.nafkca_record_len", "must be 4 to 255 bytes"));
+    }
+    for kc in &f.gba.naf_key_centers {
+        ef::encode_tagged_text("EF_NAFKCA", kc, f.gba.nafkca_record_len)
+            .map_err(|e| field("gba.naf_key_centers", e))?;
+    }
+    Ok(())
+}
+
+/// The sysmocom layouts are T=0 cards, and the SJS1 has no ISIM.
+fn check_layout(f: &ProfileFile) -> Result<(), ProfileError> {
+    if f.layout != Layout::Standard && f.protocol != Protocol::T0 {
+        return Err(field(
+            "layout",
+            "the sysmocom layouts are T=0 cards (protocol: t0)",
+        ));
+    }
+    if f.layout == Layout::Sjs1 && f.isim.is_some() {
+        return Err(field("isim", "the sysmoUSIM-SJS1 layout has no ISIM"));
+    }
+    Ok(())
+}
+
+/// The ISIM: its identities, services and AID.
+fn isim_profile(i: IsimFile) -> Result<IsimProfile, ProfileError> {
+    if i.impi.is_empty() || i.impi.len() > 200 || i.domain.is_empty() || i.impu.is_empty() {
+        return Err(field(
+            "isim",
+            "impi, domain and at least one impu are required",
+        ));
+    }
+    Ok(IsimProfile {
+        aid: aid(
+            "isim.aid",
+            i.aid.as_deref().unwrap_or(DEFAULT_ISIM_AID),
+            ef::ISIM_AID_PREFIX,
+        )?,
+        impi: i.impi,
+        domain: i.domain,
+        impu: i.impu,
+        services: i.services,
+    })
 }
 
 impl Profile {

@@ -2,12 +2,11 @@
 //! server's `--help` shows nothing about cards. The older spelling with the options before the
 //! command (`gbau --sim FILE info`) keeps working through [`Legacy`]: hidden, read from the
 //! command line only (never from the environment), merged into the command's own options, and
-//! refused with a clear message for a command that uses no card.
+//! named in a warning (then ignored) for a command that does not use it.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use gbau_host::input::UsageError;
 use gbau_host::session::CardOpts;
 
 /// `--reader/--sim/--profile/--pin` given before the command name.
@@ -55,42 +54,34 @@ impl Uses {
 }
 
 impl Legacy {
-    /// Fill what the command's own options leave open; refuse an option the command does not
-    /// use, naming it and the command.
-    pub fn merge(&self, own: CardOpts, uses: Uses, command: &str) -> Result<CardOpts, UsageError> {
-        let refuse = |flag: &'static str| {
-            Err(UsageError::new(
-                flag,
-                format!("does not apply to `gbau {command}`"),
-            ))
-        };
-        if self.top_reader.is_some() && !uses.reader {
-            return refuse("--reader");
-        }
-        if self.top_sim.is_some() && !uses.sim {
-            return refuse("--sim");
-        }
-        if self.top_profile.is_some() && !uses.profile {
-            return refuse("--profile");
-        }
-        if self.top_pin.is_some() && !uses.pin {
-            return refuse("--pin");
+    /// Fill what the command's own options leave open. An option the command does not use is
+    /// named in a warning and ignored, as the older spelling accepted it everywhere.
+    pub fn merge(&self, own: CardOpts, uses: Uses, command: &str) -> CardOpts {
+        for (flag, given, used) in [
+            ("--reader", self.top_reader.is_some(), uses.reader),
+            ("--sim", self.top_sim.is_some(), uses.sim),
+            ("--profile", self.top_profile.is_some(), uses.profile),
+            ("--pin", self.top_pin.is_some(), uses.pin),
+        ] {
+            if given && !used {
+                eprintln!("warning: {flag} does not apply to `gbau {command}`: ignored");
+            }
         }
         let mut card = own;
         // An explicit option before the command wins over an environment default after it.
-        if self.top_sim.is_some() {
+        if self.top_sim.is_some() && uses.sim {
             card.sim = self.top_sim.clone();
             card.reader = None;
         }
-        if self.top_reader.is_some() {
+        if self.top_reader.is_some() && uses.reader {
             card.reader = self.top_reader.clone();
         }
-        if card.profile.is_none() {
+        if card.profile.is_none() && uses.profile {
             card.profile = self.top_profile.clone();
         }
-        if self.top_pin.is_some() {
+        if self.top_pin.is_some() && uses.pin {
             card.pin = self.top_pin.clone();
         }
-        Ok(card)
+        card
     }
 }

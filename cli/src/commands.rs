@@ -99,56 +99,56 @@ enum Command {
 /// Run the parsed command line.
 pub fn exec(cli: Cli) -> Result<ExitCode, Failure> {
     let legacy = cli.legacy;
-    let none = |name: &str| legacy.merge(Default::default(), Uses::NONE, name).map(drop);
+    let none = |name: &str| drop(legacy.merge(Default::default(), Uses::NONE, name));
     match cli.command {
         Command::Readers(a) => {
-            none("readers")?;
+            none("readers");
             info::readers(&a)
         }
-        Command::Info(a) => info::info(legacy.merge(a.card.clone(), Uses::ALL, "info")?, &a),
-        Command::Apdu(a) => info::apdu(legacy.merge(a.card.clone(), Uses::ALL, "apdu")?, &a),
-        Command::Run(a) => info::run(legacy.merge(a.card.clone(), Uses::ALL, "run")?, &a),
+        Command::Info(a) => info::info(legacy.merge(a.card.clone(), Uses::ALL, "info"), &a),
+        Command::Apdu(a) => info::apdu(legacy.merge(a.card.clone(), Uses::ALL, "apdu"), &a),
+        Command::Run(a) => info::run(legacy.merge(a.card.clone(), Uses::ALL, "run"), &a),
         Command::Gba(c) => gba::exec(&legacy, c),
-        Command::Shell(a) => shell::exec(legacy.merge(a.card, Uses::ALL, "shell")?),
+        Command::Shell(a) => shell::exec(legacy.merge(a.card, Uses::ALL, "shell")),
         Command::Completions { shell } => {
-            none("completions")?;
+            none("completions");
             clap_complete::generate(shell, &mut Cli::command(), "gbau", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
         Command::Calc(c) => {
-            none("calc")?;
+            none("calc");
             calc::exec(c)
         }
         Command::Demo(a) => demo::exec(&legacy, a),
         Command::Personalize(a) => {
-            personalize::exec(legacy.merge(a.card.clone(), Uses::ALL, "personalize")?, &a)
+            personalize::exec(legacy.merge(a.card.clone(), Uses::ALL, "personalize"), &a)
         }
         Command::Card(c) => {
-            none("card")?;
+            none("card");
             card::exec(c).map(|()| ExitCode::SUCCESS)
         }
         Command::Bsf(c) => {
-            none("bsf")?;
+            none("bsf");
             bsf::exec(c)
         }
         Command::Pki(c) => {
-            none("pki")?;
+            none("pki");
             pki::exec(c)
         }
         Command::Naf(c) => {
-            none("naf")?;
+            none("naf");
             naf::exec(c)
         }
         Command::KeyCenter(c) => {
-            none("key-center")?;
+            none("key-center");
             key_center::exec(c)
         }
         Command::Mt(c) => mt::exec(&legacy, c),
         Command::Device(c) => {
-            none("device")?;
+            none("device");
             device::exec(c)
         }
-        Command::Http(a) => http::exec(legacy.merge(a.card.clone(), Uses::ALL, "http")?, &a),
+        Command::Http(a) => http::exec(legacy.merge(a.card.clone(), Uses::ALL, "http"), &a),
         Command::Bench(c) => bench::exec(&legacy, c),
     }
 }

@@ -133,10 +133,9 @@ pub fn run(card: DemoCard) -> Result<DemoReport, DemoError> {
     result
 }
 
-fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError> {
-    let mut steps = Vec::new();
-    let mut step = |actor: &'static str, what: String| steps.push(Step { actor, what });
-    let (opts, profile) = match card {
+/// The card options and profile of the demo's card.
+fn demo_card(dir: &std::path::Path, card: DemoCard) -> Result<(CardOpts, Profile), DemoError> {
+    Ok(match card {
         DemoCard::Embedded => {
             let p = Profile::from_yaml(EMBEDDED_PROFILE).map_err(fail)?;
             (
@@ -167,27 +166,33 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
             },
             *profile,
         ),
-    };
-    let Lab {
-        rt,
-        bsf,
-        ub,
-        bsf_url,
-        zn_url,
-        naf,
-        url,
-        kc_url,
-    } = start_lab(dir, &profile, &mut step)?;
-    let session = opts.open().map_err(fail)?;
-    let card_label = session.label.clone();
+    })
+}
+
+/// What the MT and the devices of seed 001 did.
+struct LocalKeys {
+    session: gbau_host::session::Session,
+    steps: Vec<Step>,
+    procedures: Vec<String>,
+    reports: [gbau_host::device::DeviceReport; 3],
+    ks_local_mt_mt: String,
+}
+
+/// Seed 001: the MT serves its local interface here while the devices run in their own
+/// thread (as on their own hardware).
+fn local_keys(
+    dir: &std::path::Path,
+    session: gbau_host::session::Session,
+    lab: &Lab,
+) -> Result<LocalKeys, DemoError> {
     let sock = dir.join("mt.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(fail)?;
-    let mt = gbau_host::mt::Mt::new(session, Some(bsf_url.clone()), dir.join("mt-keys.json"))
+    let mt = gbau_host::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(fail)?;
     let dev = {
         let (sock, kc_url, pki, dir) = (
             sock.clone(),
-            kc_url.clone(),
+            lab.kc_url.clone(),
             dir.join("pki"),
             dir.to_path_buf(),
         );
@@ -195,96 +200,120 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
             gbau_host::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
         }
     };
-    let bsf_dev = bsf.clone();
+    let bsf_dev = lab.bsf.clone();
     let device_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = device_done.clone();
-    // The device runs in its own thread (as on its own hardware); the MT serves here.
     let device_thread = std::thread::spawn(move || {
         let r = device_flow(&dev, &bsf_dev);
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         r
     });
     let mt = gbau_host::mt::serve_until(mt, &listener, &device_done);
-    let (dev_steps, procedures, [first_dev, second_dev, renewed]) = device_thread
+    let (steps, procedures, reports) = device_thread
         .join()
         .map_err(|_| fail("the device stopped"))?
         .map_err(fail)?;
-    for s in dev_steps {
-        step(s.actor, s.what);
-    }
     let ks_local_mt_mt = mt
         .stored(DEMO_DEVICE)
         .map(|k| k.ks_local_mt.clone())
         .unwrap_or_default();
-    let mut session = mt.into_session();
-    let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
-    let card_key = |session: &mut gbau_host::session::Session| -> Result<String, DemoError> {
-        let pin = session.pin.clone();
-        session
-            .with_card(|u| -> Result<String, gbau_host::cmd::CmdError> {
-                ready(u, pin.as_deref())?;
-                let impi = gbau_host::cmd::impi_of(u, None)?;
-                Ok(to_hex(
-                    u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?
-                        .expose(),
-                ))
-            })
-            .map_err(fail)
-    };
+    Ok(LocalKeys {
+        session: mt.into_session(),
+        steps,
+        procedures,
+        reports,
+        ks_local_mt_mt,
+    })
+}
 
-    let first = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
-    for s in &first.steps {
+/// The card's Ks_ext_NAF for the demo NAF, as hex.
+fn card_key(
+    session: &mut gbau_host::session::Session,
+    naf_id: &NafId,
+) -> Result<String, DemoError> {
+    let pin = session.pin.clone();
+    session
+        .with_card(|u| -> Result<String, gbau_host::cmd::CmdError> {
+            ready(u, pin.as_deref())?;
+            let impi = gbau_host::cmd::impi_of(u, None)?;
+            Ok(to_hex(
+                u.gba_naf_key(&naf_id.to_bytes(), Some(impi.as_str()))?
+                    .expose(),
+            ))
+        })
+        .map_err(fail)
+}
+
+/// One GET of the protected resource, and whether the NAF's key from Zn equals the card's:
+/// (the Ua report, the card's key, the NAF's key).
+fn fetch(
+    session: &mut gbau_host::session::Session,
+    lab: &Lab,
+    naf_id: &NafId,
+    step: &mut dyn FnMut(&'static str, String),
+    what: &str,
+) -> Result<(gbau_host::ua::UaReport, String, String), DemoError> {
+    let r = http_get(session, &lab.url, Some(&lab.bsf_url), ResEncoding::Raw).map_err(fail)?;
+    for s in &r.steps {
         step("MT", s.clone());
     }
-    if first.status != 200 {
-        return Err(fail(format!("the NAF answered {}", first.status)));
+    if r.status != 200 {
+        return Err(fail(format!("{what}the NAF answered {}", r.status)));
     }
-    let b_tid_first = first.b_tid.clone().unwrap_or_default();
-    let mt_first = card_key(&mut session)?;
-    let naf_first = naf.cached_key(&b_tid_first).unwrap_or_default();
-    step(
-        "NAF",
-        format!(
-            "Zn gave Ks_ext_NAF for {b_tid_first}: {}",
-            if mt_first == naf_first {
-                "equal to the card's"
-            } else {
-                "DIFFERENT"
-            }
-        ),
-    );
+    let b_tid = r.b_tid.clone().unwrap_or_default();
+    let mt = card_key(session, naf_id)?;
+    let naf = lab.naf.cached_key(&b_tid).unwrap_or_default();
+    let verdict = if mt == naf {
+        "equal to the card's"
+    } else {
+        "DIFFERENT"
+    };
+    step("NAF", format!("Zn gave Ks_ext_NAF for {b_tid}: {verdict}"));
+    Ok((r, mt, naf))
+}
 
+fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError> {
+    let mut steps = Vec::new();
+    let mut step = |actor: &'static str, what: String| steps.push(Step { actor, what });
+    let (opts, profile) = demo_card(dir, card)?;
+    let lab = start_lab(dir, &profile, &mut step)?;
+    let session = opts.open().map_err(fail)?;
+    let card_label = session.label.clone();
+    let LocalKeys {
+        mut session,
+        steps: dev_steps,
+        procedures,
+        reports: [first_dev, second_dev, renewed],
+        ks_local_mt_mt,
+    } = local_keys(dir, session, &lab)?;
+    for s in dev_steps {
+        step(s.actor, s.what);
+    }
+    let naf_id = NafId::new(DEMO_NAF, UaProtocolId::HTTP_DIGEST).map_err(fail)?;
+    let (first, mt_first, naf_first) = fetch(&mut session, &lab, &naf_id, &mut step, "")?;
+    let b_tid_first = first.b_tid.clone().unwrap_or_default();
     // Key update (seed 000): the session expires at the BSF; the NAF learns it over Zn.
-    bsf.store().delete_session(&b_tid_first).map_err(fail)?;
-    naf.forget(&b_tid_first);
+    lab.bsf.store().delete_session(&b_tid_first).map_err(fail)?;
+    lab.naf.forget(&b_tid_first);
     step(
         "BSF",
         format!("session {b_tid_first} expired (forced); the NAF drops its cached key"),
     );
-    let second = http_get(&mut session, &url, Some(&bsf_url), ResEncoding::Raw).map_err(fail)?;
-    for s in &second.steps {
-        step("MT", s.clone());
-    }
-    if second.status != 200 {
-        return Err(fail(format!(
-            "after the key update the NAF answered {}",
-            second.status
-        )));
-    }
+    let (second, mt, naf_key) = fetch(
+        &mut session,
+        &lab,
+        &naf_id,
+        &mut step,
+        "after the key update ",
+    )?;
     let b_tid = second.b_tid.clone().unwrap_or_default();
-    let mt = card_key(&mut session)?;
-    let naf_key = naf.cached_key(&b_tid).unwrap_or_default();
-    step(
-        "NAF",
-        format!(
-            "Zn gave the new Ks_ext_NAF for {b_tid}: {}",
-            if mt == naf_key {
-                "equal to the card's"
-            } else {
-                "DIFFERENT"
-            }
-        ),
-    );
+    let Lab {
+        rt,
+        ub,
+        zn_url,
+        url,
+        ..
+    } = lab;
     drop(rt);
     Ok(DemoReport {
         mode: second.mode.map_or("GBA_U", gbau_host::ub::GbaMode::name),
@@ -447,9 +476,37 @@ pub fn start_lab(
             bound.ub
         ),
     );
+    let (naf, url) = start_naf(&rt, &pki("ca.pem"), &pki, &zn_url)?;
+    let bsf_url = format!("http://{}/", bound.ub);
+    step("NAF", format!("{DEMO_NAF} on {url}, keys over Zn"));
+
+    let kc_url = start_key_center(&rt, dir, &zn_url)?;
+    step(
+        "KC",
+        format!("NAF Key Center keycenter.example.org on {kc_url} (device certificates)"),
+    );
+    Ok(Lab {
+        rt,
+        bsf,
+        ub: bound.ub,
+        bsf_url,
+        zn_url,
+        naf,
+        url,
+        kc_url,
+    })
+}
+
+/// The demo NAF on loopback, its keys over Zn: the NAF and its resource URL.
+fn start_naf(
+    rt: &tokio::runtime::Runtime,
+    ca: &std::path::Path,
+    pki: &dyn Fn(&str) -> std::path::PathBuf,
+    zn_url: &str,
+) -> Result<(Arc<Naf>, String), DemoError> {
     let zn = ZnClient::new(
-        &zn_url,
-        &pki("ca.pem"),
+        zn_url,
+        ca,
         &pki(&format!("{DEMO_NAF}.pem")),
         &pki(&format!("{DEMO_NAF}.key")),
     )
@@ -467,10 +524,15 @@ pub fn start_lab(
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| fail("the NAF did not start"))?;
     let url = format!("http://{naf_addr}/resource");
-    let bsf_url = format!("http://{}/", bound.ub);
-    step("NAF", format!("{DEMO_NAF} on {url}, keys over Zn"));
+    Ok((naf, url))
+}
 
-    // NAF Key Center and the external device (seed 001).
+/// The NAF Key Center of seed 001 on loopback with the demo's two devices: its URL.
+fn start_key_center(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    zn_url: &str,
+) -> Result<String, DemoError> {
     let pd = |f: &str| dir.join("pki").join(f);
     let devices = vec![
         (
@@ -485,8 +547,8 @@ pub fn start_lab(
         ),
     ];
     let kc_keys = ZnClient::new(
-        &zn_url,
-        &pki("ca.pem"),
+        zn_url,
+        &pd("ca.pem"),
         &pd("keycenter.example.org.pem"),
         &pd("keycenter.example.org.key"),
     )
@@ -517,18 +579,5 @@ pub fn start_lab(
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| fail("the Key Center did not start"))?;
     let kc_url = format!("https://{kc_addr}/local-key");
-    step(
-        "KC",
-        format!("NAF Key Center keycenter.example.org on {kc_url} (device certificates)"),
-    );
-    Ok(Lab {
-        rt,
-        bsf,
-        ub: bound.ub,
-        bsf_url,
-        zn_url,
-        naf,
-        url,
-        kc_url,
-    })
+    Ok(kc_url)
 }

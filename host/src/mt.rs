@@ -10,7 +10,8 @@ use gbau_core::hexutil::{parse_fixed, to_hex};
 use gbau_core::identity::BTid;
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::{impi_of, CmdError};
+use crate::cmd::impi_of;
+use crate::error::CmdError;
 use crate::local::{
     proof, read_frame, write_frame, Answer, FrameError, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
 };
@@ -149,131 +150,140 @@ impl Mt {
 
     fn try_handle(&mut self, req: Request) -> Result<Answer, CmdError> {
         match req {
-            Request::Info => {
-                let b = self.valid_b_tid()?;
-                let pin = self.session.pin.clone();
-                let kcs = self.session.with_card(|u| -> Result<_, CmdError> {
-                    ready(u, pin.as_deref())?;
-                    Ok(u.naf_key_centers()?)
-                })?;
-                Ok(Answer {
-                    ok: true,
-                    b_tid: b.as_ref().map(|x| x.0.clone()),
-                    lifetime: b.map(|x| x.1),
-                    naf_key_centers: Some(kcs),
-                    ..Answer::default()
-                })
-            }
-            Request::Bootstrap => {
-                let bsf = self.bsf.clone();
-                let pin = self.session.pin.clone();
-                let b = self.session.with_card(|u| -> Result<_, CmdError> {
-                    ready(u, pin.as_deref())?;
-                    Ok(crate::ub::bootstrap_over_http(u, bsf.as_deref(), ResEncoding::Raw)?.1)
-                })?;
-                Ok(Answer {
-                    ok: true,
-                    b_tid: Some(b.b_tid),
-                    lifetime: Some(b.lifetime),
-                    ..Answer::default()
-                })
-            }
-            Request::Establish { naf_id, device_id } => {
-                let Some((b_tid, lifetime)) = self.valid_b_tid()? else {
-                    return Ok(Answer::error(
-                        "bootstrap_required",
-                        "no valid B-TID: ask for a bootstrap first",
-                    ));
-                };
-                let kc = gbau_core::local_key::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
-                if device_id.is_empty() || device_id.len() > 255 {
-                    return Ok(Answer::error(
-                        "malformed_request",
-                        "device_id must be 1 to 255 octets",
-                    ));
-                }
-                let pin = self.session.pin.clone();
-                let bt = BTid::new(&b_tid).map_err(|e| CmdError::Mismatch(e.to_string()))?;
-                let key = self.session.with_card(|u| -> Result<_, CmdError> {
-                    ready(u, pin.as_deref())?;
-                    let impi = impi_of(u, None)?;
-                    let ext = u.gba_naf_key(&kc.to_bytes(), Some(impi.as_str()))?;
-                    gbau_core::kdf::ks_local_mt(&ext, &bt, &kc, &device_id)
-                        .map_err(|e| CmdError::Mismatch(e.to_string()))
-                })?;
-                // One key per MT–device pair (seed 001 §5.4.6): a new one replaces the old.
-                self.keys.insert(
-                    device_id,
-                    StoredKey {
-                        ks_local_mt: to_hex(key.expose()),
-                        b_tid: b_tid.clone(),
-                        naf_id: to_hex(&kc.to_bytes()),
-                        lifetime: lifetime.clone(),
-                    },
-                );
-                self.persist().map_err(CmdError::Mismatch)?;
-                Ok(Answer {
-                    ok: true,
-                    b_tid: Some(b_tid),
-                    lifetime: Some(lifetime),
-                    naf_id: Some(naf_id),
-                    ..Answer::default()
-                })
-            }
-            Request::KeyCheck { device_id, nonce } => {
-                let Some(k) = self.usable_key(&device_id) else {
-                    return Ok(Answer::error(
-                        "no_key",
-                        "no valid Ks_local_MT for this device",
-                    ));
-                };
-                let nonce = crate::util::hex_arg(&nonce)
-                    .ok_or_else(|| CmdError::Mismatch("nonce is not hex".into()))?;
-                let mut nm = [0u8; 16];
-                crate::util::os_random(&mut nm);
-                let p = proof(&k, LABEL_MT_PROOF, &nonce, &nm, &device_id);
-                Ok(Answer {
-                    ok: true,
-                    nonce_mt: Some(to_hex(&nm)),
-                    proof: Some(to_hex(&p)),
-                    ..Answer::default()
-                })
-            }
+            Request::Info => self.info(),
+            Request::Bootstrap => self.bootstrap(),
+            Request::Establish { naf_id, device_id } => self.establish(naf_id, device_id),
+            Request::KeyCheck { device_id, nonce } => self.key_check(&device_id, &nonce),
             Request::KeyConfirm {
                 device_id,
                 nonce,
                 nonce_mt,
                 proof: got,
-            } => {
-                let Some(k) = self.usable_key(&device_id) else {
-                    return Ok(Answer::error(
-                        "no_key",
-                        "no valid Ks_local_MT for this device",
-                    ));
-                };
-                let (Some(n), Some(nm), Some(g)) = (
-                    crate::util::hex_arg(&nonce),
-                    crate::util::hex_arg(&nonce_mt),
-                    crate::util::hex_arg(&got),
-                ) else {
-                    return Ok(Answer::error(
-                        "malformed_request",
-                        "nonce, nonce_mt and proof are hex",
-                    ));
-                };
-                let want = proof(&k, LABEL_DEVICE_PROOF, &nm, &n, &device_id);
-                if gbau_core::ct_eq(&want, &g) {
-                    Ok(Answer {
-                        ok: true,
-                        ..Answer::default()
-                    })
-                } else {
-                    Ok(Answer::error(
-                        "key_mismatch",
-                        "the device does not hold this MT's Ks_local_MT",
-                    ))
-                }
+            } => Ok(self.key_confirm(&device_id, &nonce, &nonce_mt, &got)),
+        }
+    }
+
+    /// The valid B-TID and lifetime, and the NAF Key Centers of EF_NAFKCA.
+    fn info(&mut self) -> Result<Answer, CmdError> {
+        let b = self.valid_b_tid()?;
+        let pin = self.session.pin.clone();
+        let kcs = self.session.with_card(|u| -> Result<_, CmdError> {
+            ready(u, pin.as_deref())?;
+            Ok(u.naf_key_centers()?)
+        })?;
+        Ok(Answer {
+            ok: true,
+            b_tid: b.as_ref().map(|x| x.0.clone()),
+            lifetime: b.map(|x| x.1),
+            naf_key_centers: Some(kcs),
+            ..Answer::default()
+        })
+    }
+
+    /// A GBA run on request (seed 001 §5.5.1).
+    fn bootstrap(&mut self) -> Result<Answer, CmdError> {
+        let bsf = self.bsf.clone();
+        let pin = self.session.pin.clone();
+        let b = self.session.with_card(|u| -> Result<_, CmdError> {
+            ready(u, pin.as_deref())?;
+            Ok(crate::ub::bootstrap_over_http(u, bsf.as_deref(), ResEncoding::Raw)?.1)
+        })?;
+        Ok(Answer {
+            ok: true,
+            b_tid: Some(b.b_tid),
+            lifetime: Some(b.lifetime),
+            ..Answer::default()
+        })
+    }
+
+    /// Derive and store Ks_local_MT for a device (seed 001 §5.5.2).
+    fn establish(&mut self, naf_id: String, device_id: String) -> Result<Answer, CmdError> {
+        let Some((b_tid, lifetime)) = self.valid_b_tid()? else {
+            return Ok(Answer::error(
+                "bootstrap_required",
+                "no valid B-TID: ask for a bootstrap first",
+            ));
+        };
+        let kc = gbau_core::local_key::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
+        if device_id.is_empty() || device_id.len() > 255 {
+            return Ok(Answer::error(
+                "malformed_request",
+                "device_id must be 1 to 255 octets",
+            ));
+        }
+        let pin = self.session.pin.clone();
+        let bt = BTid::new(&b_tid).map_err(|e| CmdError::Mismatch(e.to_string()))?;
+        let key = self.session.with_card(|u| -> Result<_, CmdError> {
+            ready(u, pin.as_deref())?;
+            let impi = impi_of(u, None)?;
+            let ext = u.gba_naf_key(&kc.to_bytes(), Some(impi.as_str()))?;
+            gbau_core::kdf::ks_local_mt(&ext, &bt, &kc, &device_id)
+                .map_err(|e| CmdError::Mismatch(e.to_string()))
+        })?;
+        // One key per MT–device pair (seed 001 §5.4.6): a new one replaces the old.
+        self.keys.insert(
+            device_id,
+            StoredKey {
+                ks_local_mt: to_hex(key.expose()),
+                b_tid: b_tid.clone(),
+                naf_id: to_hex(&kc.to_bytes()),
+                lifetime: lifetime.clone(),
+            },
+        );
+        self.persist().map_err(CmdError::Mismatch)?;
+        Ok(Answer {
+            ok: true,
+            b_tid: Some(b_tid),
+            lifetime: Some(lifetime),
+            naf_id: Some(naf_id),
+            ..Answer::default()
+        })
+    }
+
+    /// Prove the MT holds the device's stored key (its half of the key check).
+    fn key_check(&mut self, device_id: &str, nonce: &str) -> Result<Answer, CmdError> {
+        let Some(k) = self.usable_key(device_id) else {
+            return Ok(Answer::error(
+                "no_key",
+                "no valid Ks_local_MT for this device",
+            ));
+        };
+        let nonce = crate::util::hex_arg(nonce)
+            .ok_or_else(|| CmdError::Mismatch("nonce is not hex".into()))?;
+        let mut nm = [0u8; 16];
+        crate::util::os_random(&mut nm);
+        let p = proof(&k, LABEL_MT_PROOF, &nonce, &nm, device_id);
+        Ok(Answer {
+            ok: true,
+            nonce_mt: Some(to_hex(&nm)),
+            proof: Some(to_hex(&p)),
+            ..Answer::default()
+        })
+    }
+
+    /// Check the device's proof that it holds the same key.
+    fn key_confirm(&mut self, device_id: &str, nonce: &str, nonce_mt: &str, got: &str) -> Answer {
+        let Some(k) = self.usable_key(device_id) else {
+            return Answer::error("no_key", "no valid Ks_local_MT for this device");
+        };
+        let (Some(n), Some(nm), Some(g)) = (
+            crate::util::hex_arg(nonce),
+            crate::util::hex_arg(nonce_mt),
+            crate::util::hex_arg(got),
+        ) else {
+            return Answer::error("malformed_request", "nonce, nonce_mt and proof are hex");
+        };
+        let want = proof(&k, LABEL_DEVICE_PROOF, &nm, &n, device_id);
+        if gbau_core::ct_eq(&want, &g) {
+            Answer {
+                ok: true,
+                ..Answer::default()
             }
+        } else {
+            Answer::error(
+                "key_mismatch",
+                "the device does not hold this MT's Ks_local_MT",
+            )
         }
     }
 

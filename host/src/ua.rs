@@ -8,7 +8,7 @@ use gbau_core::hexutil::to_hex;
 use gbau_core::identity::NafId;
 use serde::Serialize;
 
-use crate::cmd::CmdError;
+use crate::error::CmdError;
 use crate::session::{ready, LockedUsim, Session};
 use crate::ub::{GbaMode, ResEncoding};
 use gbau_core::ua::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
@@ -219,37 +219,7 @@ pub fn http_get(
                     "Ks_NAF for {fqdn} derived in the MT (GBA_ME: the card has no GBA service)"
                 ),
             });
-            let password = base64::engine::general_purpose::STANDARD.encode(key.expose());
-            let mut cn = [0u8; 8];
-            crate::util::os_random(&mut cn);
-            let cnonce = to_hex(&cn);
-            let response = Response {
-                username: &b_tid,
-                realm: &realm,
-                password: password.as_bytes(),
-                method: "GET",
-                uri: &path,
-                nonce: &nonce,
-                nc: "00000001",
-                cnonce: &cnonce,
-                qop: QOP_AUTH_INT,
-                body: b"",
-            }
-            .digest();
-            let auth = digest::format(
-                &[
-                    ("username", &b_tid),
-                    ("realm", &realm),
-                    ("nonce", &nonce),
-                    ("uri", &path),
-                    ("response", &response),
-                    ("algorithm", "MD5"),
-                    ("qop", QOP_AUTH_INT),
-                    ("nc", "00000001"),
-                    ("cnonce", &cnonce),
-                ],
-                &["algorithm", "qop", "nc"],
-            );
+            let auth = authorization(&b_tid, &realm, key.expose(), &path, &nonce);
             got = get(&client, url, Some(&auth))?;
             steps.push(format!("GET {url} as {b_tid}: {}", got.status));
             report.naf_fqdn = Some(fqdn);
@@ -265,4 +235,40 @@ pub fn http_get(
         report.steps = steps;
         Ok(report)
     })
+}
+
+/// The Ua Authorization header (TS 24.109 §5.3, RFC 2617 with qop=auth-int): username B-TID,
+/// password base64(Ks_(ext)_NAF).
+fn authorization(b_tid: &str, realm: &str, key: &[u8], path: &str, nonce: &str) -> String {
+    let password = base64::engine::general_purpose::STANDARD.encode(key);
+    let mut cn = [0u8; 8];
+    crate::util::os_random(&mut cn);
+    let cnonce = to_hex(&cn);
+    let response = Response {
+        username: b_tid,
+        realm,
+        password: password.as_bytes(),
+        method: "GET",
+        uri: path,
+        nonce,
+        nc: "00000001",
+        cnonce: &cnonce,
+        qop: QOP_AUTH_INT,
+        body: b"",
+    }
+    .digest();
+    digest::format(
+        &[
+            ("username", b_tid),
+            ("realm", realm),
+            ("nonce", nonce),
+            ("uri", path),
+            ("response", &response),
+            ("algorithm", "MD5"),
+            ("qop", QOP_AUTH_INT),
+            ("nc", "00000001"),
+            ("cnonce", &cnonce),
+        ],
+        &["algorithm", "qop", "nc"],
+    )
 }

@@ -13,7 +13,7 @@ use crate::transport::{Transport, TransportError};
 
 /// Command builders: values in, APDU out, nothing sent.
 pub mod apdus {
-    use super::*;
+    use super::{write_lv, Autn, CommandApdu, Rand};
 
     /// Ne for "everything the card has" in short form.
     pub const NE_ALL: usize = 256;

@@ -39,7 +39,7 @@ pub fn exec(legacy: &Legacy, a: DemoArgs) -> Result<ExitCode, Failure> {
         sim: false,
         ..Uses::ALL
     };
-    let card = legacy.merge(own, uses, "demo")?;
+    let card = legacy.merge(own, uses, "demo");
     let target = match &card.reader {
         None => DemoCard::Embedded,
         Some(name) => {

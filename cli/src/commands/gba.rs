@@ -112,7 +112,7 @@ pub fn exec(legacy: &Legacy, c: GbaCommand) -> Result<ExitCode, Failure> {
             lifetime,
             json,
         } => {
-            let card = card(&own, "gba bootstrap")?;
+            let card = card(&own, "gba bootstrap");
             match rand {
                 None => bootstrap_bsf(&card, bsf.as_deref(), res_encoding, json),
                 Some(rand) => bootstrap_offline(
@@ -132,7 +132,7 @@ pub fn exec(legacy: &Legacy, c: GbaCommand) -> Result<ExitCode, Failure> {
             impi,
             json,
         } => naf_key(
-            &card(&own, "gba naf-key")?,
+            &card(&own, "gba naf-key"),
             &naf_fqdn,
             &ua_protocol,
             impi.as_deref(),
@@ -143,7 +143,7 @@ pub fn exec(legacy: &Legacy, c: GbaCommand) -> Result<ExitCode, Failure> {
             key_center,
             device_id,
             json,
-        } => local_key(&card(&own, "gba local-key")?, &key_center, &device_id, json),
+        } => local_key(&card(&own, "gba local-key"), &key_center, &device_id, json),
         GbaCommand::Check {
             card: own,
             naf_fqdn,
@@ -160,7 +160,7 @@ pub fn exec(legacy: &Legacy, c: GbaCommand) -> Result<ExitCode, Failure> {
             let rand = rand
                 .map(|r| fixed_hex::<16>("--rand", &r).map(Rand))
                 .transpose()?;
-            let mut s = card(&own, "gba check")?.open()?;
+            let mut s = card(&own, "gba check").open()?;
             let r = cmd::gba_check(&mut s, &naf_fqdn, ua, impi.as_deref(), expected, rand)?;
             check_report(&r, json)
         }

@@ -37,7 +37,7 @@ pub fn exec(legacy: &Legacy, c: MtCommand) -> Result<ExitCode, Failure> {
         bsf,
         data,
     } = c;
-    let card = legacy.merge(card, Uses::ALL, "mt serve")?;
+    let card = legacy.merge(card, Uses::ALL, "mt serve");
     std::fs::create_dir_all(&data)?;
     let session = card.open()?;
     let mt = Mt::new(session, bsf, data.join("local-keys.json"))

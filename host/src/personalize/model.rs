@@ -1,0 +1,172 @@
+//! The vocabulary of personalization: the card models, the embedded scripts, the options,
+//! the errors, and what gbau knows of a card's files and service tables.
+
+use gbau_core::script::{self};
+use gbau_core::sysmo::Model;
+use serde::Serialize;
+
+use crate::transport::TransportError;
+use crate::usim::UsimError;
+
+/// The card model to personalize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// sysmoISIM-SJA2
+    #[default]
+    Sja2,
+    /// sysmoISIM-SJA5
+    Sja5,
+    /// sysmoUSIM-SJS1 (no GBA_U: gbau uses GBA_ME with it)
+    Sjs1,
+    /// gbau's soft card in its standard layout (served with `gbau card serve`)
+    Soft,
+}
+
+impl Target {
+    pub(crate) fn model(self) -> Option<Model> {
+        match self {
+            Self::Sja2 => Some(Model::Sja2),
+            Self::Sja5 => Some(Model::Sja5),
+            Self::Sjs1 => Some(Model::Sjs1),
+            Self::Soft => None,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.model()
+            .map_or("gbau soft card (standard layout)", Model::name)
+    }
+
+    /// The directory of its scripts under `apdu-scripts/personalize/`.
+    pub(crate) fn dir(self) -> &'static str {
+        match self {
+            Self::Sja2 | Self::Sja5 => "sysmo-isim",
+            Self::Sjs1 => "sysmo-usim-sjs1",
+            Self::Soft => "soft",
+        }
+    }
+}
+
+macro_rules! scripts {
+    ($($name:literal),* $(,)?) => {
+        /// The personalization scripts, embedded so the binary needs no checkout.
+        pub const SCRIPTS: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../../apdu-scripts/personalize/", $name))),)*
+        ];
+    };
+}
+
+scripts!(
+    "common/adm1.apdu",
+    "common/usim-files.apdu",
+    "common/usim-files-read-back.apdu",
+    "common/gba-files.apdu",
+    "common/gba-files-read-back.apdu",
+    "common/isim-files.apdu",
+    "common/isim-files-read-back.apdu",
+    "sysmo-isim/write.apdu",
+    "sysmo-isim/read-back.apdu",
+    "sysmo-usim-sjs1/write.apdu",
+    "sysmo-usim-sjs1/read-back.apdu",
+    "soft/write.apdu",
+    "soft/read-back.apdu",
+);
+
+/// Resolve `path` relative to the including script, among the embedded scripts.
+pub(crate) fn load(including: &str, path: &str) -> Result<(String, String), String> {
+    let mut parts: Vec<&str> = including
+        .strip_prefix("personalize/")
+        .unwrap_or(including)
+        .split('/')
+        .collect();
+    parts.pop();
+    for p in path.split('/') {
+        match p {
+            ".." => {
+                parts.pop();
+            }
+            "." | "" => {}
+            other => parts.push(other),
+        }
+    }
+    let key = parts.join("/");
+    SCRIPTS
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(name, text)| (format!("personalize/{name}"), (*text).to_owned()))
+        .ok_or_else(|| format!("no personalization script {key}"))
+}
+
+/// Why personalization stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonalizeError {
+    #[error("the card is not a {wanted}: its ATR {atr} {found}; nothing was written")]
+    WrongModel {
+        wanted: &'static str,
+        atr: String,
+        found: String,
+    },
+    #[error("{file} {problem}; this is not the {model} file model, nothing was written")]
+    FileModel {
+        model: &'static str,
+        file: &'static str,
+        problem: String,
+    },
+    #[error("ADM1 has {0} tries left: gbau does not spend the last one. Check the ADM1 value on the card's carrier; nothing was written")]
+    LastAdmTry(u8),
+    #[error("ADM1 is blocked (6983): the card cannot be personalized any more")]
+    AdmBlocked,
+    #[error("ADM1 needed: pass --adm DIGITS or set GBAU_ADM (the 8 digits printed with the card)")]
+    AdmMissing,
+    #[error("ADM1 must be 8 digits (sysmo cards) or 4 to 8 digits")]
+    AdmFormat,
+    #[error("{0}")]
+    Step(String),
+    #[error("the profile does not fit the card: {0}")]
+    Profile(String),
+    #[error(transparent)]
+    Usim(#[from] UsimError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("script: {0}")]
+    Script(#[from] script::ScriptError),
+}
+
+/// The size of a file as the card reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileShape {
+    pub file: &'static str,
+    pub size: usize,
+    pub record_len: Option<usize>,
+    pub records: Option<usize>,
+}
+
+/// The card's service tables, merged with the profile's services (gbau only adds).
+#[derive(Debug, Default, Clone)]
+pub struct CardTables {
+    pub ust: Option<Vec<u8>>,
+    pub ist: Option<Vec<u8>>,
+}
+
+/// Options of `gbau personalize`. `Debug` does not show the ADM1 digits.
+#[derive(Clone, Default)]
+pub struct Options {
+    pub target: Target,
+    pub write: bool,
+    /// ADM1 digits; the profile's `pins.adm1` when absent.
+    pub adm: Option<String>,
+    /// Called with the ADM1 tries left just before ADM1 is presented (`None`: verified
+    /// already), so a user sees the count before a try can be spent.
+    pub announce_adm_tries: Option<fn(Option<u8>)>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("target", &self.target)
+            .field("write", &self.write)
+            .field("adm", &self.adm.as_ref().map(|_| "(given)"))
+            .finish_non_exhaustive()
+    }
+}
