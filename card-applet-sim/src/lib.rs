@@ -1,8 +1,17 @@
-//! The soft GBA_U USIM application (TS 31.102, TS 33.220 Annex G) at APDU level.
+//! gbau-card: the soft GBA_U USIM application (TS 31.102, TS 33.220 Annex G) at APDU level.
 //!
-//! [`Card`] is a pure function of its state: `process(command) -> response`, `reset`, `atr`.
-//! [`SoftCard`] adds the T=0/T=1 link and the durable state file; [`vpcd`] connects it to a
-//! vsmartcard virtual reader so any PC/SC program sees a card.
+//! What it is: [`Card`] is a pure function of its state — `process(command) -> response`,
+//! `reset`, `atr` — over the UICC file system of [`fs`] with the PINs of [`pin`]; its
+//! personality (which files hold its keys and SQN policy: the standard layout or a sysmo
+//! card's) is chosen by the [`Profile`]. [`SoftCard`] adds the T=0/T=1 link and the durable
+//! state file; [`vpcd`] and [`stdio`] are thin bridges that let a PC/SC program or a pipe
+//! talk to it.
+//!
+//! What it may depend on: gbau-core only. The MT (gbau-host) uses it as the in-process
+//! card; the network side never does.
+//!
+//! Where to start reading: [`command`] (bytes become a command once), then [`card`] (one
+//! handler per command, each headed by its clause), [`fs`] and [`profile`].
 
 pub mod card;
 pub mod command;

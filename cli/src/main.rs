@@ -2,7 +2,7 @@
 //!
 //! What it is: a table of commands. `main` parses the command line and dispatches; each
 //! command group lives in its own module under [`commands`], holding its clap arguments and an
-//! `exec` that calls the libraries and prints. [`demo`] and [`bench`] start every role (soft
+//! `exec` that calls the libraries and prints. [`demo`] and [`bench`](mod@bench) start every role (soft
 //! card, MT, BSF, NAF, Key Center, device) on loopback, so they live here, above the roles.
 //!
 //! What it may depend on: every gbau crate — gbau-core, gbau-card (the soft card), gbau-host

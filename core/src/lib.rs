@@ -1,8 +1,17 @@
-//! Pure 3GPP algorithms and ISO 7816 types shared by the gbau card, host and network side.
+//! gbau-core: the pure 3GPP algorithms and codings shared by the gbau card, MT and network.
 //!
-//! Nothing in this crate does I/O, reads a clock or draws randomness: callers pass time and
-//! random values in. Secret values live in [`secret`] newtypes that zeroize on drop and never
-//! print their bytes.
+//! What it is: APDUs and status words, BER-TLV, Milenage, AKA (AUTN, AUTS, the GBA_U MAC
+//! modification), SQN freshness, the GBA key derivation, identities (IMPI, B-TID, NAF_Id),
+//! elementary-file codings, HTTP Digest, the APDU script language, the sysmo card codings and
+//! the wire formats both ends of an interface share ([`ua`], [`local_key`]). Nothing in this
+//! crate does I/O, reads a clock or draws randomness: callers pass time and random values in.
+//! Secret values live in [`secret`] newtypes that zeroize on drop and never print their bytes.
+//!
+//! What it may depend on: no other gbau crate; every other gbau crate depends on it.
+//!
+//! Where to start reading: [`milenage`] and [`aka`] (what the card and the HSS compute), then
+//! [`kdf`] and [`identity`] (GBA's keys and names), [`apdu`] and [`status`] (the card's
+//! interface), [`script`] (the shared APDU script language).
 
 pub mod aka;
 pub mod apdu;

@@ -3,6 +3,13 @@
 //!
 //! Tags are 1–3 octets, lengths are definite (short form, or '81'/'82'/'83' long form).
 //! '00' and 'FF' octets between objects are padding (ISO 7816-4 §5.2) and are skipped.
+//!
+//! Why not `iso7816-tlv` (the crate the design names): version 0.4.4 reads the indefinite
+//! length form `80 80` as an empty value, writes a template around a 127-byte value with an
+//! inconsistent length, fails a template padded inside, and recurses without limit (a
+//! 65,001-byte input of nested templates overflows a 2 MiB stack). Each input is named in
+//! `core/tests/tlv_against_iso7816_tlv.rs`, which also checks that where both parsers accept
+//! an input they agree on every tag and value.
 
 /// Why bytes are not well-formed BER-TLV.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -21,8 +21,12 @@ pub enum GbaCommand {
     Bootstrap {
         #[command(flatten)]
         card: CardOpts,
-        /// BSF URL (default: http://bsf.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org/ from the IMSI)
-        #[arg(long, value_name = "URL", conflicts_with_all = ["rand", "autn", "btid", "lifetime"])]
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with_all = ["rand", "autn", "btid", "lifetime"],
+            help = "BSF URL (default: http://bsf.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org/ from the IMSI)"
+        )]
         bsf: Option<String>,
         /// How RES becomes the Digest password: raw octets (RFC 3310) or hex text
         #[arg(long, value_enum, default_value = "raw")]
