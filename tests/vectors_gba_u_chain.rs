@@ -7,7 +7,7 @@ use gbau_core::aka::{
 use gbau_core::hexutil::{parse_fixed, parse_hex};
 use gbau_core::identity::{BTid, Impi, Imsi, MncLength, NafId, UaProtocolId};
 use gbau_core::kdf::{ks_ext_naf, ks_int_naf};
-use gbau_core::milenage::Milenage;
+use gbau_core::milenage::{c3_kc, Milenage};
 use gbau_core::secret::{Ks, Opc, K};
 use gbau_core::sqn::Sqn;
 use gbau_core::tlv::write_lv;
@@ -27,6 +27,7 @@ struct Chain {
     autn: String,
     autn_gba_u: String,
     res: String,
+    res_gba_u: String,
     ck: String,
     ik: String,
     ks: String,
@@ -46,6 +47,7 @@ struct Chain {
 struct Apdus {
     authenticate_3g: String,
     gba_bootstrap: String,
+    authenticate_3g_reply: String,
     gba_bootstrap_reply: String,
     gba_naf_derivation: String,
     gba_naf_reply: String,
@@ -73,6 +75,22 @@ fn gba_u_chain() {
     check("ik", &v.ik, av.ik.expose());
     let autn_star = gba_u_autn(&av.autn, &av.ik);
     check("autn_gba_u", &v.autn_gba_u, &autn_star.0);
+    // The BSF's XRES for a GBA_U subscriber, and what the card answers: the same flip.
+    check(
+        "res_gba_u",
+        &v.res_gba_u,
+        AutnKind::GbaU.res(&av.xres).as_bytes(),
+    );
+    check(
+        "autn_gba_u (AutnKind::GbaU.network_autn)",
+        &v.autn_gba_u,
+        &AutnKind::GbaU.network_autn(&av.autn, &av.ik).0,
+    );
+    check(
+        "res (AutnKind::Plain)",
+        &v.res,
+        AutnKind::Plain.res(&av.xres).as_bytes(),
+    );
 
     // Card side: AUTN* verifies in GBA bootstrapping mode only.
     let verified = verify_autn(&m, &rand, &autn_star, AutnKind::GbaU)
@@ -131,6 +149,21 @@ fn gba_u_chain() {
         &v.apdu.authenticate_3g,
         &cmd.to_bytes().expect("encode"),
     );
+    // The 3G context's answer: RES, CK, IK and Kc = c3(CK, IK) (UST service 27 on).
+    let mut reply_3g = vec![0xDB];
+    for part in [
+        av.xres.as_bytes(),
+        av.ck.expose().as_slice(),
+        av.ik.expose().as_slice(),
+        c3_kc(&av.ck, &av.ik).expose().as_slice(),
+    ] {
+        write_lv(part, &mut reply_3g).expect("lv");
+    }
+    check(
+        "apdu.authenticate_3g_reply",
+        &v.apdu.authenticate_3g_reply,
+        &ResponseApdu::new(reply_3g, StatusWord::Ok).to_bytes(),
+    );
 
     let mut data_bs = vec![0xDD];
     write_lv(&rand.0, &mut data_bs).expect("lv");
@@ -144,7 +177,7 @@ fn gba_u_chain() {
         &cmd.to_bytes().expect("encode"),
     );
     let mut reply = vec![0xDB];
-    write_lv(verified.res.as_bytes(), &mut reply).expect("lv");
+    write_lv(AutnKind::GbaU.res(&verified.res).as_bytes(), &mut reply).expect("lv");
     let reply = ResponseApdu::new(reply, StatusWord::Ok);
     check(
         "apdu.gba_bootstrap_reply",

@@ -51,7 +51,10 @@ pub struct DemoReport {
     /// The servers the demo ran.
     pub bsf_ub: String,
     pub bsf_zn: String,
+    /// Where the NAF listens (loopback).
     pub naf: String,
+    /// The resource by the NAF's name, as the MT fetched it (NAF_Id is the URL's host).
+    pub naf_url: String,
     /// The B-TID in force at the end (after the key update).
     pub b_tid: String,
     /// The B-TID of the first bootstrap.
@@ -253,7 +256,14 @@ fn fetch(
     step: &mut dyn FnMut(&'static str, String),
     what: &str,
 ) -> Result<(gbau_host::ua::UaReport, String, String), DemoError> {
-    let r = http_get(session, &lab.url, Some(&lab.bsf_url), ResEncoding::Raw).map_err(fail)?;
+    let r = http_get(
+        session,
+        &lab.url,
+        Some(&lab.bsf_url),
+        ResEncoding::Raw,
+        &lab.ua,
+    )
+    .map_err(fail)?;
     for s in &r.steps {
         step("MT", s.clone());
     }
@@ -307,11 +317,17 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         "after the key update ",
     )?;
     let b_tid = second.b_tid.clone().unwrap_or_default();
+    let naf_addr = lab
+        .ua
+        .resolve
+        .first()
+        .map(|(_, port, ip)| format!("http://{ip}:{port}/resource"))
+        .unwrap_or_default();
     let Lab {
         rt,
         ub,
         zn_url,
-        url,
+        url: naf_url,
         ..
     } = lab;
     drop(rt);
@@ -320,7 +336,8 @@ fn run_in(dir: &std::path::Path, card: DemoCard) -> Result<DemoReport, DemoError
         card: card_label,
         bsf_ub: format!("http://{}", ub),
         bsf_zn: zn_url,
-        naf: url,
+        naf: naf_addr,
+        naf_url,
         b_tid: b_tid.clone(),
         b_tid_first: b_tid_first.clone(),
         naf_id: to_hex(&naf_id.to_bytes()),
@@ -403,7 +420,10 @@ pub struct Lab {
     pub bsf_url: String,
     pub zn_url: String,
     pub naf: Arc<Naf>,
+    /// The NAF's resource, by the NAF's name (the MT derives NAF_Id from the URL's host).
     pub url: String,
+    /// How the MT reaches the NAF's name on loopback.
+    pub ua: gbau_host::ua::UaOptions,
     pub kc_url: String,
 }
 
@@ -476,7 +496,12 @@ pub fn start_lab(
             bound.ub
         ),
     );
-    let (naf, url) = start_naf(&rt, &pki("ca.pem"), &pki, &zn_url)?;
+    let (naf, naf_addr) = start_naf(&rt, &pki("ca.pem"), &pki, &zn_url)?;
+    let url = format!("http://{DEMO_NAF}:{}/resource", naf_addr.port());
+    let ua = gbau_host::ua::UaOptions {
+        resolve: vec![(DEMO_NAF.to_owned(), naf_addr.port(), naf_addr.ip())],
+        ca: None,
+    };
     let bsf_url = format!("http://{}/", bound.ub);
     step("NAF", format!("{DEMO_NAF} on {url}, keys over Zn"));
 
@@ -493,17 +518,18 @@ pub fn start_lab(
         zn_url,
         naf,
         url,
+        ua,
         kc_url,
     })
 }
 
-/// The demo NAF on loopback, its keys over Zn: the NAF and its resource URL.
+/// The demo NAF on loopback, its keys over Zn: the NAF and its address.
 fn start_naf(
     rt: &tokio::runtime::Runtime,
     ca: &std::path::Path,
     pki: &dyn Fn(&str) -> std::path::PathBuf,
     zn_url: &str,
-) -> Result<(Arc<Naf>, String), DemoError> {
+) -> Result<(Arc<Naf>, std::net::SocketAddr), DemoError> {
     let zn = ZnClient::new(
         zn_url,
         ca,
@@ -515,7 +541,7 @@ fn start_naf(
     let (tx, rx) = std::sync::mpsc::channel();
     let naf_task = naf.clone();
     rt.spawn(async move {
-        let _ = gbau_network::naf::serve(naf_task, "127.0.0.1:0", move |a| {
+        let _ = gbau_network::naf::serve(naf_task, "127.0.0.1:0", None, move |a| {
             let _ = tx.send(a);
         })
         .await;
@@ -523,8 +549,7 @@ fn start_naf(
     let naf_addr = rx
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| fail("the NAF did not start"))?;
-    let url = format!("http://{naf_addr}/resource");
-    Ok((naf, url))
+    Ok((naf, naf_addr))
 }
 
 /// The NAF Key Center of seed 001 on loopback with the demo's two devices: its URL.

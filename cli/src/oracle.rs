@@ -1,7 +1,7 @@
 //! `gbau calc`: the software oracle. Computes what a card, a BSF and a NAF should compute,
 //! from known inputs, so a practitioner can find which value disagrees.
 
-use gbau_core::aka::{gba_u_autn, generate_vector, Amf, Rand};
+use gbau_core::aka::{generate_vector, Amf, AutnKind, Rand};
 use gbau_core::hexutil::to_hex;
 use gbau_core::identity::{BTid, Impi, NafId, UaProtocolId};
 use gbau_core::kdf::{ks_ext_naf, ks_int_naf, ks_local_mt};
@@ -43,6 +43,8 @@ pub struct MilenageReport {
     pub ak_star: String,
     pub autn: String,
     pub autn_gba_u: String,
+    /// RES as a GBA_U card answers in the GBA bootstrapping context (last bit flipped).
+    pub res_gba_u: String,
     pub kc: String,
     pub sres: String,
 }
@@ -68,7 +70,8 @@ pub fn milenage(input: &MilenageInput) -> Result<MilenageReport, UsageError> {
         ak: to_hex(&out.ak),
         ak_star: to_hex(&out.ak_star),
         autn: to_hex(&av.autn.0),
-        autn_gba_u: to_hex(&gba_u_autn(&av.autn, &av.ik).0),
+        autn_gba_u: to_hex(&AutnKind::GbaU.network_autn(&av.autn, &av.ik).0),
+        res_gba_u: to_hex(AutnKind::GbaU.res(&av.xres).as_bytes()),
         kc: to_hex(c3_kc(&out.ck, &out.ik).expose()),
         sres: to_hex(&c2_sres(&out.res)),
     })

@@ -66,6 +66,7 @@ fn milenage_reproduces_the_gba_u_chain() {
         "mac_s",
         "opc",
         "res",
+        "res_gba_u",
         "sres",
     ];
     assert_eq!(
@@ -81,6 +82,7 @@ fn milenage_reproduces_the_gba_u_chain() {
         ("ak", "ak"),
         ("autn", "autn"),
         ("autn_gba_u", "autn_gba_u"),
+        ("res_gba_u", "res_gba_u"),
     ] {
         assert_eq!(j[key].as_str().unwrap(), field(&v, vector_key), "{key}");
     }

@@ -105,7 +105,8 @@ fn bootstrap_then_naf_key_gives_the_chain() {
         "2099-01-01T00:00:00Z",
         "--json",
     ]);
-    assert_eq!(b["res"], "a54211d5e3ba50bf");
+    // GBA_U: RES with its last bit flipped (TS 33.220 §5.3.2; res_gba_u of the chain).
+    assert_eq!(b["res"], "a54211d5e3ba50be");
     let k = sim.json(&["gba", "naf-key", "--naf-fqdn", "naf.example.org", "--json"]);
     assert_eq!(k["b_tid"], CHAIN_B_TID);
     assert_eq!(k["naf_id"], "6e61662e6578616d706c652e6f72670100000002");

@@ -91,7 +91,7 @@ fn a_repl_session_through_a_pty() {
     say(
         &mut s,
         "gba bootstrap $rand $autn",
-        "bootstrap ok: RES a54211d5e3ba50bf",
+        "bootstrap ok: RES a54211d5e3ba50be",
     );
     say(
         &mut s,

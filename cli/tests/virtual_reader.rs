@@ -81,7 +81,7 @@ fn scriptor_runs_the_chain() -> Result<(), Failed> {
     let text = String::from_utf8_lossy(&out.stdout).to_uppercase();
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for want in [
-        "< DB 08 A5 42 11 D5 E3 BA 50 BF 90 00",
+        "< DB 08 A5 42 11 D5 E3 BA 50 BE 90 00",
         "< DB 20 D3 D5 B4 18 41 7E ED FF F7 7C 5C CE 9B 96 2B D6 2A 6B BE DB FF 2B 30 9A B1 5C DC 90 88 2B 18 F2 90 00",
     ] {
         if !flat.contains(want) {
@@ -189,7 +189,7 @@ fn cli_commands_through_the_reader() -> Result<(), Failed> {
         "--naf-fqdn",
         "naf.example.org",
     ])?)?;
-    if b["res"] != "a54211d5e3ba50bf"
+    if b["res"] != "a54211d5e3ba50be"
         || k["ks_ext_naf"] != "d3d5b418417eedfff77c5cce9b962bd62a6bbedbff2b309ab15cdc90882b18f2"
     {
         return Err(format!("GBA through the reader: {b} {k}").into());
@@ -296,6 +296,8 @@ fn network_through_the_reader() -> Result<(), Failed> {
                 &format!("{}resource", naf.url),
                 "--bsf",
                 &format!("{}/", bsf.ub),
+                "--resolve",
+                &naf.resolve,
                 "--json",
             ])
             .output()
@@ -442,7 +444,7 @@ fn repl_through_the_reader() -> Result<(), Failed> {
         ("verify_pin", "9000"),
         (
             "gba bootstrap 23553cbe9637a89d218ae64dae47bf35 55f328b43577b9b98c7f3f0d723fb244",
-            "bootstrap ok: RES a54211d5e3ba50bf",
+            "bootstrap ok: RES a54211d5e3ba50be",
         ),
         (
             "gba naf naf.example.org",

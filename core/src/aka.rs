@@ -150,13 +150,54 @@ pub fn gba_u_autn(autn: &Autn, ik: &Ik) -> Autn {
     Autn(out)
 }
 
-/// Which MAC the USIM expects in AUTN.
+/// The bit of RES's last octet that a GBA_U run flips.
+///
+/// TS 33.220 §5.3.2 as recalled (twice, independently; the clause's text is not in the
+/// searchable corpora) **[to confirm]**: in a GBA_U run the UICC "transfers RES (after
+/// flipping the least significant bit) to the ME", and the BSF "stores the XRES after flipping
+/// the least significant bit". It mirrors MAC*: MAC* keeps a GBA_U challenge from working in
+/// the 3G context; the flip keeps a GBA_U RES from answering a plain AKA challenge.
+pub const GBA_U_RES_FLIP: u8 = 0x01;
+
+/// RES (or XRES) as a GBA_U run carries it: the least significant bit flipped.
+#[must_use]
+pub fn gba_u_res(res: &Res) -> Res {
+    let mut bytes = res.0.clone();
+    if let Some(last) = bytes.last_mut() {
+        *last ^= GBA_U_RES_FLIP;
+    }
+    Res(bytes)
+}
+
+/// Which run a challenge belongs to: the one switch for everything TS 33.220 §5.3.2 changes
+/// in a GBA_U run (MAC* in AUTN, RES flipped). The card, the BSF and the oracle all take the
+/// modifications from here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AutnKind {
-    /// The plain MAC-A: 3G context, GBA_ME.
+    /// The plain MAC-A and RES: 3G context, GBA_ME.
     Plain,
-    /// MAC* (GBA bootstrapping mode of a GBA_U card).
+    /// MAC* and the flipped RES (GBA bootstrapping mode of a GBA_U card).
     GbaU,
+}
+
+impl AutnKind {
+    /// The AUTN the network sends for this kind of run (AUTN* for GBA_U).
+    #[must_use]
+    pub fn network_autn(self, autn: &Autn, ik: &Ik) -> Autn {
+        match self {
+            Self::Plain => *autn,
+            Self::GbaU => gba_u_autn(autn, ik),
+        }
+    }
+
+    /// RES as the card answers it and XRES as the BSF checks it for this kind of run.
+    #[must_use]
+    pub fn res(self, res: &Res) -> Res {
+        match self {
+            Self::Plain => res.clone(),
+            Self::GbaU => gba_u_res(res),
+        }
+    }
 }
 
 /// What the USIM learns from a verified AUTN. The SQN is not yet checked for freshness.

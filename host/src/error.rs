@@ -23,6 +23,8 @@ pub enum CmdError {
     Mismatch(String),
     #[error("Ub: {0}")]
     Ub(String),
+    #[error("Ua: {0}")]
+    Ua(String),
 }
 
 impl From<TransportError> for CmdError {

@@ -2,6 +2,10 @@
 //! the B-TID and base64(Ks_ext_NAF) derived on the card, bootstrapping first when there is
 //! no valid B-TID, and once more on a key-update indication.
 
+mod conn;
+
+pub use conn::{ConnError, UaConn, UaOptions};
+
 use base64::Engine;
 use gbau_core::digest::{self, Response, QOP_AUTH_INT};
 use gbau_core::hexutil::to_hex;
@@ -11,7 +15,7 @@ use serde::Serialize;
 use crate::error::CmdError;
 use crate::session::{ready, LockedUsim, Session};
 use crate::ub::{GbaMode, ResEncoding};
-use gbau_core::ua::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
+use gbau_core::ua::{ua_id_for_connection, REALM_PREFIX_ME, REALM_PREFIX_UICC};
 
 /// What `gbau http GET` did.
 #[derive(Debug, Serialize)]
@@ -28,34 +32,6 @@ pub struct UaReport {
     pub mode: Option<GbaMode>,
     pub key_update: bool,
     pub steps: Vec<String>,
-}
-
-struct Got {
-    status: u16,
-    challenges: Vec<String>,
-    body: Vec<u8>,
-}
-
-fn get(client: &reqwest::blocking::Client, url: &str, auth: Option<&str>) -> Result<Got, CmdError> {
-    let mut rb = client.get(url);
-    if let Some(a) = auth {
-        rb = rb.header("Authorization", a);
-    }
-    let r = rb.send().map_err(|e| CmdError::Ub(format!("{url}: {e}")))?;
-    let status = r.status().as_u16();
-    let challenges = r
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect();
-    let body = r.bytes().map_err(|e| CmdError::Ub(e.to_string()))?.to_vec();
-    Ok(Got {
-        status,
-        challenges,
-        body,
-    })
 }
 
 /// Pick the GBA challenge: the GBA_U realm when offered, else the ME one.
@@ -145,24 +121,73 @@ pub fn naf_key(
 
 /// GET `url` with GBA: bootstrap when needed, answer the NAF's Digest challenge with the
 /// card's Ks_ext_NAF, and on a key-update indication bootstrap again and retry once.
+///
+/// NAF_Id is the host of `url` — the FQDN the MT used to reach the NAF — with the Ua
+/// protocol id of the connection (HTTP Digest, or `01 00 01 yy zz` over TLS). A challenge
+/// whose realm names another host is refused before the card is touched, and a 200 is only
+/// accepted with an `rspauth` that proves the server holds the same key.
 pub fn http_get(
     s: &mut Session,
     url: &str,
     bsf: Option<&str>,
     enc: ResEncoding,
+    opts: &UaOptions,
 ) -> Result<UaReport, CmdError> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .user_agent(crate::ub::user_agent(true))
-        .build()
-        .map_err(|e| CmdError::Ub(e.to_string()))?;
-    let path = reqwest::Url::parse(url)
-        .map_err(|e| crate::input::UsageError::new("URL", e.to_string()))?
-        .path()
-        .to_owned();
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| crate::input::UsageError::new("URL", e.to_string()))?;
+    let host = parsed
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .ok_or_else(|| crate::input::UsageError::new("URL", "no host"))?;
+    let target = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    let mut conn = UaConn::connect(&parsed, opts).map_err(|e| CmdError::Ua(e.to_string()))?;
+    let ua = ua_id_for_connection(conn.cipher_suite);
+    let naf_id = NafId::new(&host, ua).map_err(|e| CmdError::Ua(format!("NAF_Id: {e}")))?;
     let pin = s.pin.clone();
     s.with_card(|u| {
-        let mut steps = Vec::new();
+        let mut run = UaRun {
+            url,
+            target: &target,
+            host: &host,
+            naf_id: &naf_id,
+            bsf,
+            enc,
+            pin: pin.as_deref(),
+            steps: Vec::new(),
+        };
+        if let Some(cs) = conn.cipher_suite {
+            run.steps.push(format!(
+                "TLS with {host}, cipher suite {cs:04X}: Ua protocol id {}",
+                to_hex(&ua.0)
+            ));
+        }
+        run.answer(u, &mut conn)
+    })
+}
+
+/// One `gbau http GET`: what it asks for and what it did.
+struct UaRun<'a> {
+    url: &'a str,
+    target: &'a str,
+    host: &'a str,
+    naf_id: &'a NafId,
+    bsf: Option<&'a str>,
+    enc: ResEncoding,
+    pin: Option<&'a str>,
+    steps: Vec<String>,
+}
+
+impl UaRun<'_> {
+    fn get(&mut self, conn: &mut UaConn, auth: Option<&str>) -> Result<conn::Answer, CmdError> {
+        conn.get(self.target, auth)
+            .map_err(|e| CmdError::Ua(e.to_string()))
+    }
+
+    /// GET, then answer up to two challenges (the second after a key update).
+    fn answer(mut self, u: &mut LockedUsim<'_>, conn: &mut UaConn) -> Result<UaReport, CmdError> {
         let mut report = UaReport {
             status: 0,
             body: String::new(),
@@ -175,54 +200,44 @@ pub fn http_get(
             key_update: false,
             steps: Vec::new(),
         };
-        let mut got = get(&client, url, None)?;
-        steps.push(format!("GET {url}: {}", got.status));
+        let mut got = self.get(conn, None)?;
+        self.steps.push(format!("GET {}: {}", self.url, got.status));
         let mut answered_once = false;
-        loop {
-            if got.status != 401 {
-                break;
-            }
+        while got.status == 401 {
             let Some((realm, nonce, fqdn)) = pick(&got.challenges) else {
-                steps.push("401 without a GBA challenge: nothing to answer".into());
+                self.steps
+                    .push("401 without a GBA challenge: nothing to answer".into());
                 break;
             };
-            ready(u, pin.as_deref())?;
-            let now = crate::util::unix_now();
-            let mode = crate::ub::card_mode(u)?;
-            report.mode = Some(mode);
+            if !fqdn.eq_ignore_ascii_case(self.host) {
+                return Err(CmdError::Mismatch(format!(
+                    "the server at {} sent the realm {realm:?}, which names {fqdn}: the MT derives keys only for the host it connected to; refused, nothing was derived",
+                    self.host
+                )));
+            }
+            let b_tid = self.b_tid(u, &mut report, answered_once)?;
+            let mode = report.mode.unwrap_or(GbaMode::GbaU);
             let impi = u.imsi()?.impi(u.mnc_length()?);
-            let b_tid = match (answered_once, valid_b_tid(u, mode, impi.as_str(), now)?) {
-                (false, Some(b)) => {
-                    steps.push(format!("valid B-TID on the card: {b}"));
-                    b
+            let key = naf_key(u, mode, &impi, self.naf_id)?;
+            self.steps.push(match mode {
+                GbaMode::GbaU => {
+                    format!("Ks_ext_NAF for {} derived on the card (GBA_U)", self.host)
                 }
-                (again, _) => {
-                    if again {
-                        report.key_update = true;
-                        steps.push(
-                            "the NAF refused the credentials: key update, bootstrapping again"
-                                .into(),
-                        );
-                    }
-                    report.bootstraps += 1;
-                    let b = bootstrap(u, bsf, enc, &mut steps)?;
-                    report.resynchronisations += b.resynchronisations;
-                    b.b_tid
-                }
-            };
-
-            let naf_id = NafId::new(&fqdn, UA_ID).map_err(|e| CmdError::Ub(e.to_string()))?;
-            let key = naf_key(u, mode, &impi, &naf_id)?;
-            steps.push(match mode {
-                GbaMode::GbaU => format!("Ks_ext_NAF for {fqdn} derived on the card (GBA_U)"),
                 GbaMode::GbaMe => format!(
-                    "Ks_NAF for {fqdn} derived in the MT (GBA_ME: the card has no GBA service)"
+                    "Ks_NAF for {} derived in the MT (GBA_ME: the card has no GBA service)",
+                    self.host
                 ),
             });
-            let auth = authorization(&b_tid, &realm, key.expose(), &path, &nonce);
-            got = get(&client, url, Some(&auth))?;
-            steps.push(format!("GET {url} as {b_tid}: {}", got.status));
-            report.naf_fqdn = Some(fqdn);
+            let creds = Credentials::new(&b_tid, &realm, key.expose(), self.target, &nonce);
+            got = self.get(conn, Some(&creds.header()))?;
+            self.steps
+                .push(format!("GET {} as {b_tid}: {}", self.url, got.status));
+            if got.status == 200 {
+                creds.check_rspauth(got.authentication_info.as_deref(), &got.body)?;
+                self.steps
+                    .push("rspauth verified: the NAF holds the same key".into());
+            }
+            report.naf_fqdn = Some(self.host.to_owned());
             report.realm = Some(realm);
             report.b_tid = Some(b_tid);
             if answered_once {
@@ -232,43 +247,119 @@ pub fn http_get(
         }
         report.status = got.status;
         report.body = String::from_utf8_lossy(&got.body).into_owned();
-        report.steps = steps;
+        report.steps = self.steps;
         Ok(report)
-    })
+    }
+
+    /// The B-TID to answer with: the card's (or the MT's) valid one the first time; after a
+    /// refusal (key update) or without one, a new bootstrap.
+    fn b_tid(
+        &mut self,
+        u: &mut LockedUsim<'_>,
+        report: &mut UaReport,
+        again: bool,
+    ) -> Result<String, CmdError> {
+        ready(u, self.pin)?;
+        let now = crate::util::unix_now();
+        let mode = crate::ub::card_mode(u)?;
+        report.mode = Some(mode);
+        let impi = u.imsi()?.impi(u.mnc_length()?);
+        if let (false, Some(b)) = (again, valid_b_tid(u, mode, impi.as_str(), now)?) {
+            self.steps.push(format!("valid B-TID on the card: {b}"));
+            return Ok(b);
+        }
+        if again {
+            report.key_update = true;
+            self.steps
+                .push("the NAF refused the credentials: key update, bootstrapping again".into());
+        }
+        report.bootstraps += 1;
+        let b = bootstrap(u, self.bsf, self.enc, &mut self.steps)?;
+        report.resynchronisations += b.resynchronisations;
+        Ok(b.b_tid)
+    }
 }
 
-/// The Ua Authorization header (TS 24.109 §5.3, RFC 2617 with qop=auth-int): username B-TID,
-/// password base64(Ks_(ext)_NAF).
-fn authorization(b_tid: &str, realm: &str, key: &[u8], path: &str, nonce: &str) -> String {
-    let password = base64::engine::general_purpose::STANDARD.encode(key);
-    let mut cn = [0u8; 8];
-    crate::util::os_random(&mut cn);
-    let cnonce = to_hex(&cn);
-    let response = Response {
-        username: b_tid,
-        realm,
-        password: password.as_bytes(),
-        method: "GET",
-        uri: path,
-        nonce,
-        nc: "00000001",
-        cnonce: &cnonce,
-        qop: QOP_AUTH_INT,
-        body: b"",
+/// The Ua Digest credentials of one request (TS 24.109 §5.3, RFC 2617 with qop=auth-int):
+/// username B-TID, password base64(Ks_(ext)_NAF).
+struct Credentials<'a> {
+    b_tid: &'a str,
+    realm: &'a str,
+    password: String,
+    uri: &'a str,
+    nonce: &'a str,
+    cnonce: String,
+}
+
+impl<'a> Credentials<'a> {
+    fn new(b_tid: &'a str, realm: &'a str, key: &[u8], uri: &'a str, nonce: &'a str) -> Self {
+        let mut cn = [0u8; 8];
+        crate::util::os_random(&mut cn);
+        Self {
+            b_tid,
+            realm,
+            password: base64::engine::general_purpose::STANDARD.encode(key),
+            uri,
+            nonce,
+            cnonce: to_hex(&cn),
+        }
     }
-    .digest();
-    digest::format(
-        &[
-            ("username", b_tid),
-            ("realm", realm),
-            ("nonce", nonce),
-            ("uri", path),
-            ("response", &response),
-            ("algorithm", "MD5"),
-            ("qop", QOP_AUTH_INT),
-            ("nc", "00000001"),
-            ("cnonce", &cnonce),
-        ],
-        &["algorithm", "qop", "nc"],
-    )
+
+    fn response(&self) -> Response<'_> {
+        Response {
+            username: self.b_tid,
+            realm: self.realm,
+            password: self.password.as_bytes(),
+            method: "GET",
+            uri: self.uri,
+            nonce: self.nonce,
+            nc: "00000001",
+            cnonce: &self.cnonce,
+            qop: QOP_AUTH_INT,
+            body: b"",
+        }
+    }
+
+    /// The Authorization header.
+    fn header(&self) -> String {
+        digest::format(
+            &[
+                ("username", self.b_tid),
+                ("realm", self.realm),
+                ("nonce", self.nonce),
+                ("uri", self.uri),
+                ("response", &self.response().digest()),
+                ("algorithm", "MD5"),
+                ("qop", QOP_AUTH_INT),
+                ("nc", "00000001"),
+                ("cnonce", &self.cnonce),
+            ],
+            &["algorithm", "qop", "nc"],
+        )
+    }
+
+    /// The server's proof (Authentication-Info rspauth, RFC 2617 §3.2.3) that it holds the
+    /// same key: required for a 200 to count.
+    fn check_rspauth(&self, info: Option<&str>, body: &[u8]) -> Result<(), CmdError> {
+        let refuse = |why: &str| {
+            Err(CmdError::Mismatch(format!(
+                "the NAF answered 200 {why}: it has not proved it holds the NAF key; the answer is refused"
+            )))
+        };
+        let Some(info) = info else {
+            return refuse("without Authentication-Info");
+        };
+        let Ok(p) = digest::parse(&format!("Digest {info}")) else {
+            return refuse("with a malformed Authentication-Info");
+        };
+        let Some(got) = p.get("rspauth") else {
+            return refuse("without rspauth");
+        };
+        let want = self.response().rspauth(body);
+        if gbau_core::ct_eq(want.as_bytes(), got.as_bytes()) {
+            Ok(())
+        } else {
+            refuse("with an rspauth that does not verify")
+        }
+    }
 }

@@ -29,10 +29,21 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Req {
     pub method: String,
     pub path: String,
+    /// The request target as sent: path and query (what a Digest `uri` must equal).
+    pub uri: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// SHA-256 of the client certificate (TLS with client auth), lower-case hex.
     pub client_cert_sha256: Option<String>,
+    /// The TLS cipher suite of the connection (HTTPS), as its two octets.
+    pub tls_cipher_suite: Option<u16>,
+}
+
+/// What the connection tells a request: the client certificate and the cipher suite (TLS).
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    pub client_cert_sha256: Option<String>,
+    pub tls_cipher_suite: Option<u16>,
 }
 
 impl Req {
@@ -98,7 +109,7 @@ fn to_hyper(r: Resp) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"internal error\n"))))
 }
 
-async fn read(req: Request<Incoming>, cert: Option<String>) -> Result<Req, Resp> {
+async fn read(req: Request<Incoming>, conn: ConnInfo) -> Result<Req, Resp> {
     let (parts, body) = req.into_parts();
     let limited = Limited::new(body, MAX_BODY);
     let body = match limited.collect().await {
@@ -123,24 +134,29 @@ async fn read(req: Request<Incoming>, cert: Option<String>) -> Result<Req, Resp>
     Ok(Req {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
         headers,
         body,
-        client_cert_sha256: cert,
+        client_cert_sha256: conn.client_cert_sha256,
+        tls_cipher_suite: conn.tls_cipher_suite,
     })
 }
 
 /// The handler type of a server.
 pub type Handler = Arc<dyn Fn(Req) -> Resp + Send + Sync>;
 
-async fn serve_conn<IO>(io: IO, handler: Handler, cert: Option<String>)
+async fn serve_conn<IO>(io: IO, handler: Handler, info: ConnInfo)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = service_fn(move |req: Request<Incoming>| {
         let handler = handler.clone();
-        let cert = cert.clone();
+        let info = info.clone();
         async move {
-            let resp = match read(req, cert).await {
+            let resp = match read(req, info).await {
                 Ok(r) => tokio::task::spawn_blocking(move || handler(r))
                     .await
                     .unwrap_or_else(|_| Resp::text(500, "internal error")),
@@ -175,7 +191,7 @@ pub async fn serve_http(listener: TcpListener, handler: Handler) {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_conn(stream, handler.clone(), None));
+                tokio::spawn(serve_conn(stream, handler.clone(), ConnInfo::default()));
             }
             Err(e) => {
                 tracing::warn!("accept: {e}");
@@ -242,7 +258,24 @@ pub fn tls_server(
     Ok(Arc::new(cfg))
 }
 
-/// Serve HTTPS with client certificates until the process ends.
+/// A TLS server configuration without client certificates (a NAF's Ua over HTTPS, TS 33.222
+/// §5.3: the server is authenticated by its certificate, the UE by HTTP Digest inside).
+pub fn tls_server_auth_only(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    Ok(Arc::new(cfg))
+}
+
+/// Serve HTTPS (with client certificates when the configuration asks for them) until the
+/// process ends.
 pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, handler: Handler) {
     use sha2::Digest;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -266,13 +299,17 @@ pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, 
                 }
                 Err(_) => return,
             };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| hex::encode(sha2::Sha256::digest(c.as_ref())));
-            serve_conn(tls, handler, cert).await;
+            let session = tls.get_ref().1;
+            let info = ConnInfo {
+                client_cert_sha256: session
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| hex::encode(sha2::Sha256::digest(c.as_ref()))),
+                tls_cipher_suite: session
+                    .negotiated_cipher_suite()
+                    .map(|s| u16::from(s.suite())),
+            };
+            serve_conn(tls, handler, info).await;
         });
     }
 }

@@ -8,7 +8,8 @@
 //! Errors (JSON `{"error", "message"}`): 400 `malformed_request`; 403 `device_not_authorised`
 //! (the client certificate is not registered for that Device_ID); 401
 //! `bootstrapping_required` (the BSF does not know the B-TID or it expired: the device asks
-//! the MT for a new bootstrap); 502 `bsf_unreachable`.
+//! the MT for a new bootstrap); 403 `gba_u_required` (configured for GBA_U only, and the
+//! session is GBA_ME); 502 `bsf_unreachable`.
 
 use std::sync::Arc;
 
@@ -62,6 +63,8 @@ pub struct KeyCenter {
     devices: Vec<(String, String)>,
     /// Longest lifetime granted, in seconds (never beyond the bootstrapped key's).
     max_lifetime_secs: u64,
+    /// Grant keys only from GBA_U sessions; a GBA_ME session gets 403 `gba_u_required`.
+    pub require_gba_u: bool,
 }
 
 impl std::fmt::Debug for KeyCenter {
@@ -93,6 +96,7 @@ impl KeyCenter {
             keys,
             devices,
             max_lifetime_secs,
+            require_gba_u: false,
         })
     }
 
@@ -145,6 +149,13 @@ impl KeyCenter {
                 );
             }
         };
+        if self.require_gba_u && key.gba_type != crate::bsf::subscribers::GbaType::GbaU {
+            return error(
+                403,
+                "gba_u_required",
+                "this Key Center grants keys from GBA_U sessions only (keys derived on the UICC); this B-TID is a GBA_ME session",
+            );
+        }
         let Ok(ks_naf) = gbau_core::hexutil::parse_fixed::<32>(&key.ks_naf) else {
             return error(502, "bsf_unreachable", "the BSF sent a malformed key");
         };

@@ -12,10 +12,11 @@ use gbau_core::hexutil::to_hex;
 use gbau_core::identity::NafId;
 
 use crate::bsf::core::{ZnAnswer, ZnRequest};
+use crate::bsf::subscribers::GbaType;
 use crate::http::{self, Req, Resp};
 use crate::zn::{ZnClient, ZnClientError};
 
-pub use gbau_core::ua::{REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
+pub use gbau_core::ua::{ua_id_for_connection, REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
 /// How long a NAF nonce may be used.
 pub const NONCE_TTL_SECS: u64 = 300;
 /// Nonces kept at most.
@@ -42,9 +43,12 @@ impl KeySource for ZnClient {
 /// The NAF.
 pub struct Naf {
     fqdn: String,
-    naf_id: NafId,
     keys: Box<dyn KeySource>,
-    cache: Mutex<HashMap<String, ZnAnswer>>,
+    /// Zn answers by (B-TID, NAF_Id): over HTTPS NAF_Id depends on the connection's cipher
+    /// suite, so one B-TID may have several keys.
+    cache: Mutex<HashMap<(String, Vec<u8>), ZnAnswer>>,
+    /// Serve only GBA_U sessions (keys that never left a UICC); a GBA_ME session gets 403.
+    pub require_gba_u: bool,
     nonces: Mutex<HashMap<String, u64>>,
     resource: String,
     /// Zn fetches made (cache misses), for tests and figures.
@@ -66,10 +70,10 @@ fn expired(a: &ZnAnswer, now: u64) -> bool {
 impl Naf {
     /// A NAF named `fqdn`, serving `resource` to authenticated users.
     pub fn new(fqdn: &str, keys: Box<dyn KeySource>, resource: &str) -> Result<Self, String> {
-        let naf_id = NafId::new(fqdn, UA_ID).map_err(|e| e.to_string())?;
+        NafId::new(fqdn, UA_ID).map_err(|e| e.to_string())?;
         Ok(Self {
             fqdn: fqdn.to_owned(),
-            naf_id,
+            require_gba_u: false,
             keys,
             cache: Mutex::new(HashMap::new()),
             nonces: Mutex::new(HashMap::new()),
@@ -110,36 +114,44 @@ impl Naf {
         r
     }
 
-    fn key_for(&self, b_tid: &str, now: u64) -> Result<ZnAnswer, ZnClientError> {
-        if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(b_tid).cloned()) {
+    fn key_for(&self, b_tid: &str, naf_id: &NafId, now: u64) -> Result<ZnAnswer, ZnClientError> {
+        let slot = (b_tid.to_owned(), naf_id.to_bytes());
+        if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&slot).cloned()) {
             if !expired(&a, now) {
                 return Ok(a);
             }
         }
         self.zn_fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let a = self.keys.key(b_tid, &self.naf_id)?;
+        let a = self.keys.key(b_tid, naf_id)?;
         if let Ok(mut c) = self.cache.lock() {
             c.retain(|_, v| !expired(v, now));
-            c.insert(b_tid.to_owned(), a.clone());
+            c.insert(slot, a.clone());
         }
         Ok(a)
     }
 
-    /// The key the NAF holds for a B-TID (what it got over Zn), hex.
+    /// The key the NAF holds for a B-TID (what it got over Zn, for any NAF_Id), hex.
     #[must_use]
     pub fn cached_key(&self, b_tid: &str) -> Option<String> {
-        self.cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(b_tid).map(|a| a.ks_naf.clone()))
+        self.cache.lock().ok().and_then(|c| {
+            c.iter()
+                .find(|((b, _), _)| b == b_tid)
+                .map(|(_, a)| a.ks_naf.clone())
+        })
     }
 
     /// Forget cached keys (as when the BSF forgot the session and the NAF learns it).
     pub fn forget(&self, b_tid: &str) {
         if let Ok(mut c) = self.cache.lock() {
-            c.remove(b_tid);
+            c.retain(|(b, _), _| b != b_tid);
         }
+    }
+
+    /// This NAF's NAF_Id on the connection a request came over (TS 33.220 Annex H: HTTP
+    /// Digest, or `01 00 01 yy zz` with the TLS cipher suite).
+    fn naf_id_for(&self, req: &Req) -> Option<NafId> {
+        NafId::new(&self.fqdn, ua_id_for_connection(req.tls_cipher_suite)).ok()
     }
 
     /// Handle one Ua request.
@@ -169,6 +181,18 @@ impl Naf {
         if !realm_ok {
             return Resp::text(400, "malformed Authorization: realm is not this NAF's");
         }
+        if uri != req.uri {
+            return Resp::text(
+                400,
+                &format!(
+                    "malformed Authorization: the Digest uri {uri:?} is not the request target {:?}",
+                    req.uri
+                ),
+            );
+        }
+        let Some(naf_id) = self.naf_id_for(req) else {
+            return Resp::text(500, "internal error: NAF_Id");
+        };
         let fresh = self
             .nonces
             .lock()
@@ -178,7 +202,7 @@ impl Naf {
         if !fresh {
             return self.challenge(now, "stale nonce", random);
         }
-        let key = match self.key_for(b_tid, now) {
+        let key = match self.key_for(b_tid, &naf_id, now) {
             Ok(k) => k,
             Err(e) if e.needs_bootstrap() => {
                 self.forget(b_tid);
@@ -193,6 +217,14 @@ impl Naf {
                 return Resp::text(502, "the NAF cannot reach the BSF");
             }
         };
+        if self.require_gba_u && key.gba_type != GbaType::GbaU {
+            return Resp::text(
+                403,
+                &format!(
+                    "this NAF requires GBA_U (keys derived on the UICC); the session of {b_tid} is GBA_ME"
+                ),
+            );
+        }
         let ks = match gbau_core::hexutil::parse_fixed::<32>(&key.ks_naf) {
             Ok(k) => k,
             Err(_) => return Resp::text(502, "the BSF sent a malformed key"),
@@ -246,10 +278,11 @@ impl Naf {
     }
 }
 
-/// Serve the NAF over HTTP until the process ends.
+/// Serve the NAF over HTTP, or over HTTPS with `tls` (TS 33.222 §5.3), until the process ends.
 pub async fn serve(
     naf: Arc<Naf>,
     listen: &str,
+    tls: Option<Arc<rustls::ServerConfig>>,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), http::ServeError> {
     let l = http::bind(listen).await?;
@@ -260,6 +293,9 @@ pub async fn serve(
     ready(addr);
     let handler: http::Handler =
         Arc::new(move |req: Req| naf.handle(&req, http::unix_now(), &mut http::os_random));
-    http::serve_http(l, handler).await;
+    match tls {
+        None => http::serve_http(l, handler).await,
+        Some(cfg) => http::serve_https(l, cfg, handler).await,
+    }
     Ok(())
 }

@@ -260,13 +260,31 @@ fn bad_requests_get_clear_statuses_and_no_session() {
 }
 
 #[test]
-fn a_gba_me_challenge_is_refused_by_the_gba_u_card() {
-    // Without the 3gpp-gba-uicc token the BSF sends the plain AUTN (GBA_ME); the card's GBA
-    // bootstrapping mode expects AUTN* and refuses with 9862.
-    let bsf = bsf("000000000020", "GBA_U");
+fn the_subscription_decides_gba_u_not_the_user_agent() {
+    // TS 33.220 §5: GBA_U or GBA_ME "based on subscription information (i.e. UICC
+    // capabilities)". A GBA_U subscriber gets AUTN* and a flipped XRES even when the UE's
+    // User-Agent lacks 3gpp-gba-uicc: the GBA_U card bootstraps.
+    let bsf_u = bsf("000000000020", "GBA_U");
+    let mut t = card();
+    let b = run(&bsf_u, &mut t, ResEncoding::Raw, false, 5).unwrap();
+    let zn = bsf_u
+        .zn(
+            &ZnRequest {
+                b_tid: b.b_tid.clone(),
+                naf_id: naf_id("naf.example.org"),
+                gba_u_aware: true,
+            },
+            &["naf.example.org".to_owned()],
+            6,
+        )
+        .unwrap();
+    assert_eq!(zn.gba_type, subscribers::GbaType::GbaU);
+    // A GBA_ME subscriber gets the plain AUTN even when the UE says 3gpp-gba-uicc: the card's
+    // GBA bootstrapping mode expects AUTN* and refuses with 9862.
+    let bsf_me = bsf("000000000020", "GBA_ME");
     let mut t = card();
     assert!(matches!(
-        run(&bsf, &mut t, ResEncoding::Raw, false, 5),
+        run(&bsf_me, &mut t, ResEncoding::Raw, true, 5),
         Err(UbError::NetworkAuthFailed)
     ));
 }

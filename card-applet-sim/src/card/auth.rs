@@ -168,8 +168,12 @@ impl Card {
         };
         self.state.files[gbabp] =
             ef::encode_gbabp(&params, size).map_err(|_| StatusWord::MemoryProblem)?;
+        // TS 33.220 §5.3.2: RES leaves the card with its least significant bit flipped.
+        let res = AutnKind::GbaU.res(
+            &gbau_core::aka::Res::new(self.res_bytes(&v)).ok_or(StatusWord::NoPreciseDiagnosis)?,
+        );
         let mut data = vec![TAG_AUTH_SUCCESS];
-        lv(self.res_bytes(&v), &mut data)?;
+        lv(res.as_bytes(), &mut data)?;
         Self::ok(data)
     }
 

@@ -107,6 +107,7 @@ pub fn exec(c: CalcCommand) -> Result<ExitCode, Failure> {
                     ("ak_star", &report.ak_star),
                     ("autn", &report.autn),
                     ("autn_gba_u", &report.autn_gba_u),
+                    ("res_gba_u", &report.res_gba_u),
                     ("kc", &report.kc),
                     ("sres", &report.sres),
                 ],

@@ -39,6 +39,9 @@ pub enum KeyCenterCommand {
         max_lifetime: u64,
         #[command(flatten)]
         zn: ZnClientArgs,
+        /// Grant keys only from GBA_U sessions (keys derived on the UICC): GBA_ME gets 403
+        #[arg(long)]
+        require_gba_u: bool,
     },
 }
 
@@ -52,11 +55,13 @@ pub fn exec(c: KeyCenterCommand) -> Result<ExitCode, Failure> {
         devices,
         max_lifetime,
         zn,
+        require_gba_u,
     } = c;
     let devices =
         key_center::load_devices(&devices).map_err(|e| UsageError::new("--devices", e))?;
-    let kc = KeyCenter::new(&fqdn, Box::new(zn.client()?), devices, max_lifetime)
+    let mut kc = KeyCenter::new(&fqdn, Box::new(zn.client()?), devices, max_lifetime)
         .map_err(|e| UsageError::new("--fqdn", e))?;
+    kc.require_gba_u = require_gba_u;
     let tls = gbau_network::http::tls_server(&tls_cert, &tls_key, &device_ca)
         .map_err(|e| UsageError::new("--tls-cert", e.to_string()))?;
     gbau_network::http::block_on(key_center::serve(Arc::new(kc), &listen, tls, |a| {

@@ -27,6 +27,16 @@ pub enum NafCommand {
         /// The text of the protected resource
         #[arg(long, default_value = "hello from the gbau NAF")]
         resource: String,
+        /// Serve Ua over HTTPS with this certificate (PEM; TS 33.222 §5.3): NAF_Id then ends
+        /// in 01 00 01 yy zz, yy zz the negotiated cipher suite
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The key of --tls-cert (PEM)
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Accept only GBA_U sessions (keys derived on the UICC): a GBA_ME session gets 403
+        #[arg(long)]
+        require_gba_u: bool,
     },
 }
 
@@ -61,11 +71,23 @@ pub fn exec(c: NafCommand) -> Result<ExitCode, Failure> {
         fqdn,
         zn,
         resource,
+        tls_cert,
+        tls_key,
+        require_gba_u,
     } = c;
-    let naf = Naf::new(&fqdn, Box::new(zn.client()?), &resource)
+    let mut naf = Naf::new(&fqdn, Box::new(zn.client()?), &resource)
         .map_err(|e| UsageError::new("--fqdn", e))?;
-    gbau_network::http::block_on(naf::serve(Arc::new(naf), &listen, |a| {
-        announce(&format!("naf: http://{a}/ ({fqdn})"));
+    naf.require_gba_u = require_gba_u;
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(
+            gbau_network::http::tls_server_auth_only(&cert, &key)
+                .map_err(|e| UsageError::new("--tls-cert", e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    gbau_network::http::block_on(naf::serve(Arc::new(naf), &listen, tls, |a| {
+        announce(&format!("naf: {scheme}://{a}/ ({fqdn})"));
     }))?
     .map_err(|e| UsageError::new("--listen", e.to_string()))?;
     Ok(ExitCode::SUCCESS)

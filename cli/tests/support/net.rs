@@ -51,6 +51,12 @@ pub struct Bsf {
     pub zn: String,
 }
 
+/// [`start_bsf`] with another subscriber file.
+pub fn start_bsf_with(dir: &TempDir, subscribers: &str) -> Bsf {
+    std::fs::write(dir.path("subs.yaml"), subscribers).unwrap();
+    start_bsf(dir)
+}
+
 pub fn start_bsf(dir: &TempDir) -> Bsf {
     let mut cmd = gbau();
     cmd.args([
@@ -119,10 +125,20 @@ pub fn setup() -> TempDir {
 /// A NAF for `fqdn` using the BSF's Zn with the NAF's certificate.
 pub struct Naf {
     pub proc: Proc,
+    /// The NAF by its name, as the MT must use it (NAF_Id is the URL's host).
     pub url: String,
+    /// `--resolve NAME:PORT:127.0.0.1` for that name.
+    pub resolve: String,
+    /// The NAF by its loopback address, for raw HTTP requests.
+    pub addr_url: String,
 }
 
 pub fn start_naf(dir: &TempDir, bsf: &Bsf, fqdn: &str) -> Naf {
+    start_naf_with(dir, bsf, fqdn, &[])
+}
+
+/// [`start_naf`] with more `gbau naf serve` options (`--require-gba-u`, `--tls-cert` …).
+pub fn start_naf_with(dir: &TempDir, bsf: &Bsf, fqdn: &str, extra: &[&str]) -> Naf {
     let mut cmd = gbau();
     cmd.args([
         "naf",
@@ -139,11 +155,22 @@ pub fn start_naf(dir: &TempDir, bsf: &Bsf, fqdn: &str) -> Naf {
     .arg("--zn-cert")
     .arg(pki_file(dir, &format!("{fqdn}.pem")))
     .arg("--zn-key")
-    .arg(pki_file(dir, &format!("{fqdn}.key")));
-    let (proc, w) = announced(cmd, "naf: http://");
+    .arg(pki_file(dir, &format!("{fqdn}.key")))
+    .args(extra);
+    let (proc, w) = announced(cmd, "naf: http");
+    let addr_url = w[1].clone();
+    let (scheme, rest) = addr_url.split_once("://").expect("a URL");
+    let port = rest
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .expect("the NAF's address has a port")
+        .to_owned();
     Naf {
         proc,
-        url: w[1].clone(),
+        url: format!("{scheme}://{fqdn}:{port}/"),
+        resolve: format!("{fqdn}:{port}:127.0.0.1"),
+        addr_url,
     }
 }
 

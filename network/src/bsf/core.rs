@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use base64::Engine;
-use gbau_core::aka::{gba_u_autn, generate_vector, verify_auts, Amf, Auts, Rand};
+use gbau_core::aka::{generate_vector, verify_auts, Amf, AutnKind, Auts, Rand};
 use gbau_core::digest::{self, Params, Response, ALGORITHM_AKAV1_MD5, QOP_AUTH_INT};
 use gbau_core::hexutil::to_hex;
 use gbau_core::identity::{BTid, Impi, NafId};
@@ -168,12 +168,22 @@ impl<S: Store> Bsf<S> {
             Sqn::new(sqn).unwrap_or_default(),
             Amf(sub.amf),
         );
-        let gba_u = sub.uicc == GbaType::GbaU && user_agent.contains(UA_TOKEN_GBA_UICC);
-        let autn = if gba_u {
-            gba_u_autn(&av.autn, &av.ik)
+        // TS 33.220 §5: GBA_U or GBA_ME "based on subscription information (i.e. UICC
+        // capabilities)". The UE's User-Agent token informs; it does not choose.
+        let gba_u = sub.uicc == GbaType::GbaU;
+        if gba_u != user_agent.contains(UA_TOKEN_GBA_UICC) {
+            tracing::info!(
+                impi = sub.impi.as_str(),
+                subscription = if gba_u { "GBA_U" } else { "GBA_ME" },
+                "the UE's User-Agent token names the other GBA type; the subscription decides"
+            );
+        }
+        let kind = if gba_u {
+            AutnKind::GbaU
         } else {
-            av.autn
+            AutnKind::Plain
         };
+        let autn = kind.network_autn(&av.autn, &av.ik);
         let mut nonce_bytes = rand.to_vec();
         nonce_bytes.extend_from_slice(&autn.0);
         let nonce = b64().encode(nonce_bytes);
@@ -181,7 +191,7 @@ impl<S: Store> Bsf<S> {
         let challenge = Challenge {
             impi: sub.impi.as_str().to_owned(),
             rand,
-            xres: av.xres.as_bytes().to_vec(),
+            xres: kind.res(&av.xres).as_bytes().to_vec(),
             ks: Ks::from_ck_ik(&av.ck, &av.ik),
             gba_type: if gba_u { GbaType::GbaU } else { GbaType::GbaMe },
             opaque: opaque.clone(),
