@@ -176,3 +176,99 @@ fn serial_line_with_a_pty_pair() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// One request/answer on the MT's Unix socket.
+fn ask(s: &mut std::os::unix::net::UnixStream, req: &str) -> Answer {
+    write_frame(s, req.as_bytes()).unwrap();
+    serde_json::from_slice(&read_frame(s).unwrap()).unwrap()
+}
+
+/// Seed 001 as written: step 6 of the full procedure is one request with NAF_ID and
+/// Device_ID that makes the MT run a complete GBA run and answer B-TID and NAF_ID; the key
+/// stays pending (no key check passes) until the device says the establishment completed
+/// (step 18), and then carries the lifetime the device was told.
+#[test]
+fn the_mt_keeps_the_key_pending_until_the_device_completes() {
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let mt = start_mt(&dir, &bsf);
+    let mut s =
+        std::os::unix::net::UnixStream::connect(mt.addr.trim_start_matches("unix:")).unwrap();
+    let info = ask(&mut s, r#"{"op":"info"}"#);
+    assert!(info.ok && info.b_tid.is_none(), "{info:?}");
+    let run = ask(
+        &mut s,
+        r#"{"op":"bootstrap","naf_id":"keycenter.example.org","device_id":"device-1"}"#,
+    );
+    assert!(run.ok, "{run:?}");
+    assert_eq!(run.naf_id.as_deref(), Some("keycenter.example.org"));
+    let b_tid = run.b_tid.clone().expect("the B-TID of the new GBA run");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("mt/local-keys.json")).unwrap()).unwrap();
+    assert_eq!(stored["device-1"]["pending"], true);
+    assert_eq!(stored["device-1"]["b_tid"], b_tid.as_str());
+    let check = r#"{"op":"key_check","device_id":"device-1","nonce":"00112233"}"#;
+    assert_eq!(
+        ask(&mut s, check).error.as_deref(),
+        Some("no_key"),
+        "a pending key is not usable"
+    );
+    // The optimized request naming another B-TID is refused.
+    let stale = ask(
+        &mut s,
+        r#"{"op":"establish","naf_id":"keycenter.example.org","device_id":"device-2","b_tid":"old@bsf"}"#,
+    );
+    assert_eq!(stale.error.as_deref(), Some("b_tid_mismatch"), "{stale:?}");
+    // Step 18: complete, with the lifetime the Key Center granted.
+    let told = "2026-01-01T00:00:00Z";
+    let done = ask(
+        &mut s,
+        &format!(r#"{{"op":"complete","device_id":"device-1","key_lifetime":"{told}"}}"#),
+    );
+    assert!(done.ok, "{done:?}");
+    assert_eq!(done.lifetime.as_deref(), Some(told));
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("mt/local-keys.json")).unwrap()).unwrap();
+    assert_eq!(stored["device-1"]["pending"], false);
+    assert_eq!(stored["device-1"]["lifetime"], told);
+    // That lifetime is past: the key is not used any more.
+    assert_eq!(ask(&mut s, check).error.as_deref(), Some("no_key"));
+    let again = ask(
+        &mut s,
+        r#"{"op":"complete","device_id":"device-1","key_lifetime":"2099-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(again.error.as_deref(), Some("no_pending_key"));
+}
+
+/// The MT implements GBA_ME as well as GBA_U (seed 001 §5.4.2): with a card without the GBA
+/// service it derives Ks_NAF itself, and the device gets the same Ks_local_MT from the Key
+/// Center as the MT holds.
+#[test]
+fn the_mt_establishes_local_keys_with_gba_me() {
+    let dir = setup();
+    let bsf =
+        support::net::start_bsf_with(&dir, &support::net::SUBSCRIBERS.replace("GBA_U", "GBA_ME"));
+    let kc = start_key_center(&dir, &bsf);
+    let profile = std::fs::read_to_string(support::profile())
+        .unwrap()
+        .replace("services: [27, 68, 76]", "services: [27]");
+    std::fs::write(dir.path("no-gba.yaml"), profile).unwrap();
+    let card = vec![
+        "--sim".to_owned(),
+        dir.path("card.json").display().to_string(),
+        "--profile".to_owned(),
+        dir.path("no-gba.yaml").display().to_string(),
+    ];
+    let mt = support::net::start_mt_on(&dir, &bsf, &card);
+    let full = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
+    assert_eq!(full["procedure"], "full", "{full}");
+    assert_eq!(
+        full["ks_local_mt"].as_str().unwrap(),
+        mt_key(&dir, "device-1"),
+        "device and MT share Ks_local_MT under GBA_ME"
+    );
+    let stored = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
+    assert_eq!(stored["procedure"], "stored", "the completed key is usable");
+    let optimized = establish(&dir, &mt.addr, &kc.url, "device-2", "device-2", "d2.json").unwrap();
+    assert_eq!(optimized["procedure"], "optimized", "{optimized}");
+}

@@ -213,64 +213,50 @@ pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
         .into_iter()
         .next()
         .ok_or_else(|| DeviceError::Mt("the MT lists no NAF Key Center (EF_NAFKCA)".into()))?;
-    let mut procedure = "optimized";
-    if info.b_tid.is_none() {
-        procedure = "full";
-        steps.push("the MT has no valid B-TID: asking it to bootstrap (full procedure)".into());
-        must(call(&mut s, &Request::Bootstrap)?, "bootstrap")?;
-    } else {
-        steps.push(format!(
-            "the MT has a valid B-TID: optimized procedure with {kc}"
-        ));
-    }
+    let full_run = |s: &mut Stream| {
+        // Full procedure, step 6: one request with NAF_ID and Device_ID; the MT runs a complete
+        // GBA run and answers B-TID and NAF_ID (steps 7-10).
+        let r = Request::Bootstrap {
+            naf_id: Some(kc.clone()),
+            device_id: Some(cfg.device_id.clone()),
+        };
+        must(call(s, &r)?, "bootstrap")
+    };
+    let (mut procedure, mut answer) = match info.b_tid {
+        None => {
+            steps.push(
+                "the MT has no valid B-TID: asking it for a complete GBA run (full procedure)"
+                    .into(),
+            );
+            ("full", full_run(&mut s)?)
+        }
+        Some(b_tid) => {
+            steps.push(format!(
+                "the MT has a valid B-TID: optimized procedure with {kc}"
+            ));
+            let r = Request::Establish {
+                naf_id: kc.clone(),
+                device_id: cfg.device_id.clone(),
+                b_tid: Some(b_tid),
+            };
+            ("optimized", must(call(&mut s, &r)?, "establish")?)
+        }
+    };
     for attempt in 0..2 {
-        let e = must(
-            call(
-                &mut s,
-                &Request::Establish {
-                    naf_id: kc.clone(),
-                    device_id: cfg.device_id.clone(),
-                },
-            )?,
-            "establish",
-        )?;
-        let b_tid = e.b_tid.unwrap_or_default();
+        let b_tid = answer.b_tid.clone().unwrap_or_default();
         steps.push(format!(
             "the MT derived Ks_local_MT for {} with B-TID {b_tid}",
             cfg.device_id
         ));
         match key_center(cfg, &b_tid)? {
-            Ok(a) => {
-                steps.push(format!(
-                    "the NAF Key Center delivered Ks_local_MT, lifetime {}",
-                    a.key_lifetime
-                ));
-                let stored = DeviceKey {
-                    mt: cfg.mt.clone(),
-                    b_tid: a.b_tid.clone(),
-                    ks_local_mt: a.ks_local_mt.clone(),
-                    key_lifetime: a.key_lifetime.clone(),
-                };
-                let bytes = serde_json::to_vec_pretty(&stored)
-                    .map_err(|e| DeviceError::Store(e.to_string()))?;
-                gbau_card::store::write_durably(&cfg.store, &bytes)
-                    .map_err(|e| DeviceError::Store(e.to_string()))?;
-                return Ok(DeviceReport {
-                    procedure,
-                    device_id: cfg.device_id.clone(),
-                    b_tid: a.b_tid,
-                    ks_local_mt: a.ks_local_mt,
-                    key_lifetime: a.key_lifetime,
-                    steps,
-                });
-            }
+            Ok(a) => return finish(&mut s, cfg, a, procedure, steps),
             Err(code) if code == "bootstrapping_required" && attempt == 0 => {
                 procedure = "full";
                 steps.push(
-                    "the Key Center does not know the B-TID: asking the MT for a new bootstrap"
+                    "the Key Center does not know the B-TID: asking the MT for a new GBA run"
                         .into(),
                 );
-                must(call(&mut s, &Request::Bootstrap)?, "bootstrap")?;
+                answer = full_run(&mut s)?;
             }
             Err(code) => return Err(DeviceError::KeyCenter(code)),
         }
@@ -278,4 +264,46 @@ pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
     Err(DeviceError::KeyCenter(
         "no key after a new bootstrap".into(),
     ))
+}
+
+/// Keep the Key Center's key durably, then tell the MT the establishment completed with the
+/// key lifetime granted (seed 001 §5.5.2 steps 17-18, §5.5.3 steps 15-16).
+fn finish(
+    s: &mut Stream,
+    cfg: &DeviceConfig,
+    a: LocalKeyAnswer,
+    procedure: &'static str,
+    mut steps: Vec<String>,
+) -> Result<DeviceReport, DeviceError> {
+    steps.push(format!(
+        "the NAF Key Center delivered Ks_local_MT, lifetime {}",
+        a.key_lifetime
+    ));
+    let stored = DeviceKey {
+        mt: cfg.mt.clone(),
+        b_tid: a.b_tid.clone(),
+        ks_local_mt: a.ks_local_mt.clone(),
+        key_lifetime: a.key_lifetime.clone(),
+    };
+    let bytes =
+        serde_json::to_vec_pretty(&stored).map_err(|e| DeviceError::Store(e.to_string()))?;
+    gbau_card::store::write_durably(&cfg.store, &bytes)
+        .map_err(|e| DeviceError::Store(e.to_string()))?;
+    let done = Request::Complete {
+        device_id: cfg.device_id.clone(),
+        key_lifetime: a.key_lifetime.clone(),
+    };
+    let c = must(call(s, &done)?, "complete")?;
+    steps.push(format!(
+        "told the MT the key establishment is complete; its key now lives until {}",
+        c.lifetime.unwrap_or_default()
+    ));
+    Ok(DeviceReport {
+        procedure,
+        device_id: cfg.device_id.clone(),
+        b_tid: a.b_tid,
+        ks_local_mt: a.ks_local_mt,
+        key_lifetime: a.key_lifetime,
+        steps,
+    })
 }

@@ -5,8 +5,12 @@
 //! [`MAX_FRAME`]). The same frames run over a Unix socket or TCP on loopback.
 //!
 //! Requests (`op`): `info` → valid B-TID (or null) and the NAF Key Centers of EF_NAFKCA;
-//! `bootstrap` → the MT runs Ub and answers the new B-TID; `establish` {naf_id, device_id}
-//! → the MT derives and stores Ks_local_MT for the pair; `key_check` {device_id, nonce} →
+//! `bootstrap` → the MT runs Ub and answers the new B-TID; `bootstrap` {naf_id, device_id}
+//! (full procedure, step 6) → a complete GBA run: the MT bootstraps, derives Ks_local_MT for
+//! the pair and keeps it pending, answering B-TID and NAF_ID; `establish` {naf_id, device_id,
+//! b_tid} (optimized procedure, step 6) → the same with the valid B-TID; `complete`
+//! {device_id, key_lifetime} (steps 18/16) → the pending key becomes usable with the lifetime
+//! the Key Center granted; `key_check` {device_id, nonce} →
 //! the MT proves it holds the pair's key: nonce_mt and HMAC(Ks_local_MT, "gbau-key-check-mt"
 //! ‖ nonce ‖ nonce_mt ‖ Device_ID); `key_confirm` {device_id, nonce, nonce_mt, proof} → the
 //! device proves it in turn ("gbau-key-check-device"). Answers carry `ok`; failures carry
@@ -29,11 +33,32 @@ pub const LABEL_DEVICE_PROOF: &[u8] = b"gbau-key-check-device";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
+    /// Seed 001 §5.5.2 steps 2 and §5.5.3 step 2: the valid B-TID and the NAF Key Centers.
     Info,
-    Bootstrap,
+    /// A GBA run. With `naf_id` and `device_id` it is step 6 of the full procedure (§5.5.2):
+    /// one request that makes the MT run a complete GBA run — bootstrapping, the NAF
+    /// derivation for the Key Center, Ks_local_MT for the device (kept pending) — and answer
+    /// B-TID and NAF_ID (step 10).
+    Bootstrap {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        naf_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_id: Option<String>,
+    },
+    /// Step 6 of the optimized procedure (§5.5.3): the B-TID the MT gave, the chosen NAF_ID and
+    /// the Device_ID; the MT derives Ks_local_MT (kept pending) and answers B-TID and NAF_ID.
     Establish {
         naf_id: String,
         device_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        b_tid: Option<String>,
+    },
+    /// Step 18 (§5.5.2) / step 16 (§5.5.3): the device says the establishment is complete and
+    /// gives the key lifetime the Key Center granted; the MT's pending key becomes usable with
+    /// that lifetime.
+    Complete {
+        device_id: String,
+        key_lifetime: String,
     },
     KeyCheck {
         device_id: String,
@@ -148,8 +173,25 @@ mod tests {
             r,
             Request::Establish {
                 naf_id: "kc".into(),
-                device_id: "d".into()
+                device_id: "d".into(),
+                b_tid: None,
             }
+        );
+        // The plain bootstrap request and the full procedure's step 6.
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"op":"bootstrap"}"#).unwrap(),
+            Request::Bootstrap {
+                naf_id: None,
+                device_id: None
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&Request::Complete {
+                device_id: "d".into(),
+                key_lifetime: "2030-01-01T00:00:00Z".into()
+            })
+            .unwrap(),
+            r#"{"op":"complete","device_id":"d","key_lifetime":"2030-01-01T00:00:00Z"}"#
         );
         assert!(serde_json::from_str::<Request>(r#"{"op":"nope"}"#).is_err());
         let mut buf = Vec::new();

@@ -24,7 +24,12 @@ pub struct StoredKey {
     pub ks_local_mt: String,
     pub b_tid: String,
     pub naf_id: String,
+    /// The B-TID's lifetime while pending; then the key lifetime the device was granted.
     pub lifetime: String,
+    /// Derived, but the device has not said the establishment completed (seed 001 §5.5.2
+    /// step 18, §5.5.3 step 16): not usable yet.
+    #[serde(default)]
+    pub pending: bool,
 }
 
 /// The MT service.
@@ -128,15 +133,28 @@ impl Mt {
         gbau_card::store::write_durably(&self.store, &bytes).map_err(|e| e.to_string())
     }
 
+    /// The valid B-TID and its lifetime: EF_GBABP on a GBA_U card, the MT's own store with
+    /// GBA_ME.
     fn valid_b_tid(&mut self) -> Result<Option<(String, String)>, CmdError> {
         let pin = self.session.pin.clone();
         self.session.with_card(|u| -> Result<_, CmdError> {
             ready(u, pin.as_deref())?;
-            let p = u.gbabp()?;
             let now = crate::util::unix_now();
-            let valid = !p.b_tid.is_empty()
-                && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
-            Ok(valid.then_some((p.b_tid, p.lifetime)))
+            match crate::ub::card_mode(u)? {
+                crate::ub::GbaMode::GbaU => {
+                    let p = u.gbabp()?;
+                    let valid = !p.b_tid.is_empty()
+                        && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
+                    Ok(valid.then_some((p.b_tid, p.lifetime)))
+                }
+                crate::ub::GbaMode::GbaMe => {
+                    let impi = impi_of(u, None)?;
+                    Ok(crate::me_store::get(impi.as_str())
+                        .map_err(CmdError::Ub)?
+                        .filter(|s| s.valid(now))
+                        .map(|s| (s.b_tid, s.lifetime)))
+                }
+            }
         })
     }
 
@@ -151,8 +169,16 @@ impl Mt {
     fn try_handle(&mut self, req: Request) -> Result<Answer, CmdError> {
         match req {
             Request::Info => self.info(),
-            Request::Bootstrap => self.bootstrap(),
-            Request::Establish { naf_id, device_id } => self.establish(naf_id, device_id),
+            Request::Bootstrap { naf_id, device_id } => self.bootstrap(naf_id, device_id),
+            Request::Establish {
+                naf_id,
+                device_id,
+                b_tid,
+            } => self.establish(naf_id, device_id, b_tid.as_deref()),
+            Request::Complete {
+                device_id,
+                key_lifetime,
+            } => self.complete(&device_id, &key_lifetime),
             Request::KeyCheck { device_id, nonce } => self.key_check(&device_id, &nonce),
             Request::KeyConfirm {
                 device_id,
@@ -180,30 +206,71 @@ impl Mt {
         })
     }
 
-    /// A GBA run on request (seed 001 §5.5.1).
-    fn bootstrap(&mut self) -> Result<Answer, CmdError> {
+    /// A GBA run on request. With NAF_ID and Device_ID, the complete GBA run of the full
+    /// procedure's step 6 (seed 001 §5.5.2 steps 7-10): bootstrap, then Ks_local_MT.
+    fn bootstrap(
+        &mut self,
+        naf_id: Option<String>,
+        device_id: Option<String>,
+    ) -> Result<Answer, CmdError> {
         let bsf = self.bsf.clone();
         let pin = self.session.pin.clone();
         let b = self.session.with_card(|u| -> Result<_, CmdError> {
             ready(u, pin.as_deref())?;
             Ok(crate::ub::bootstrap_over_http(u, bsf.as_deref(), ResEncoding::Raw)?.1)
         })?;
-        Ok(Answer {
-            ok: true,
-            b_tid: Some(b.b_tid),
-            lifetime: Some(b.lifetime),
-            ..Answer::default()
-        })
+        match (naf_id, device_id) {
+            (Some(naf_id), Some(device_id)) => {
+                self.derive(naf_id, device_id, (b.b_tid, b.lifetime))
+            }
+            (None, None) => Ok(Answer {
+                ok: true,
+                b_tid: Some(b.b_tid),
+                lifetime: Some(b.lifetime),
+                ..Answer::default()
+            }),
+            _ => Ok(Answer::error(
+                "malformed_request",
+                "bootstrap takes both naf_id and device_id, or neither",
+            )),
+        }
     }
 
-    /// Derive and store Ks_local_MT for a device (seed 001 §5.5.2).
-    fn establish(&mut self, naf_id: String, device_id: String) -> Result<Answer, CmdError> {
-        let Some((b_tid, lifetime)) = self.valid_b_tid()? else {
+    /// The optimized procedure's step 6 (seed 001 §5.5.3 steps 6-8): Ks_local_MT from the
+    /// valid B-TID, which must be the one the device was given.
+    fn establish(
+        &mut self,
+        naf_id: String,
+        device_id: String,
+        b_tid: Option<&str>,
+    ) -> Result<Answer, CmdError> {
+        let Some(valid) = self.valid_b_tid()? else {
             return Ok(Answer::error(
                 "bootstrap_required",
                 "no valid B-TID: ask for a bootstrap first",
             ));
         };
+        if let Some(given) = b_tid.filter(|b| *b != valid.0) {
+            return Ok(Answer::error(
+                "b_tid_mismatch",
+                format!(
+                    "the device names B-TID {given}, the MT's valid B-TID is {}: ask for info again",
+                    valid.0
+                ),
+            ));
+        }
+        self.derive(naf_id, device_id, valid)
+    }
+
+    /// Ks_local_MT for (B-TID, NAF_Id of the Key Center, Device_ID) from Ks_(ext)_NAF — on the
+    /// card (GBA_U) or in the MT (GBA_ME) — stored durably and pending until the device says
+    /// the establishment completed. One key per MT-device pair (seed 001 §5.4.6).
+    fn derive(
+        &mut self,
+        naf_id: String,
+        device_id: String,
+        (b_tid, lifetime): (String, String),
+    ) -> Result<Answer, CmdError> {
         let kc = gbau_core::local_key::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
         if device_id.is_empty() || device_id.len() > 255 {
             return Ok(Answer::error(
@@ -216,11 +283,11 @@ impl Mt {
         let key = self.session.with_card(|u| -> Result<_, CmdError> {
             ready(u, pin.as_deref())?;
             let impi = impi_of(u, None)?;
-            let ext = u.gba_naf_key(&kc.to_bytes(), Some(impi.as_str()))?;
+            let mode = crate::ub::card_mode(u)?;
+            let ext = crate::ua::naf_key(u, mode, &impi, &kc)?;
             gbau_core::kdf::ks_local_mt(&ext, &bt, &kc, &device_id)
                 .map_err(|e| CmdError::Mismatch(e.to_string()))
         })?;
-        // One key per MT–device pair (seed 001 §5.4.6): a new one replaces the old.
         self.keys.insert(
             device_id,
             StoredKey {
@@ -228,6 +295,7 @@ impl Mt {
                 b_tid: b_tid.clone(),
                 naf_id: to_hex(&kc.to_bytes()),
                 lifetime: lifetime.clone(),
+                pending: true,
             },
         );
         self.persist().map_err(CmdError::Mismatch)?;
@@ -236,6 +304,34 @@ impl Mt {
             b_tid: Some(b_tid),
             lifetime: Some(lifetime),
             naf_id: Some(naf_id),
+            ..Answer::default()
+        })
+    }
+
+    /// The device's "establishment completed" (seed 001 §5.5.2 step 18, §5.5.3 step 16): the
+    /// pending key becomes usable with the lifetime the Key Center granted, never beyond the
+    /// bootstrapped key's.
+    fn complete(&mut self, device_id: &str, key_lifetime: &str) -> Result<Answer, CmdError> {
+        let Some(told) = gbau_core::time::parse_utc(key_lifetime) else {
+            return Ok(Answer::error(
+                "malformed_request",
+                format!("key_lifetime {key_lifetime:?} is not a UTC time (YYYY-MM-DDThh:mm:ssZ)"),
+            ));
+        };
+        let Some(k) = self.keys.get_mut(device_id).filter(|k| k.pending) else {
+            return Ok(Answer::error(
+                "no_pending_key",
+                "no key establishment is pending for this device",
+            ));
+        };
+        let bootstrapped = gbau_core::time::parse_utc(&k.lifetime).unwrap_or(0);
+        k.lifetime = gbau_core::time::format_utc(told.min(bootstrapped));
+        k.pending = false;
+        let lifetime = k.lifetime.clone();
+        self.persist().map_err(CmdError::Mismatch)?;
+        Ok(Answer {
+            ok: true,
+            lifetime: Some(lifetime),
             ..Answer::default()
         })
     }
@@ -300,7 +396,7 @@ impl Mt {
     }
 
     fn usable_key(&self, device_id: &str) -> Option<[u8; 32]> {
-        let k = self.keys.get(device_id)?;
+        let k = self.keys.get(device_id).filter(|k| !k.pending)?;
         let now = crate::util::unix_now();
         if gbau_core::time::parse_utc(&k.lifetime).is_none_or(|t| t <= now) {
             return None;
