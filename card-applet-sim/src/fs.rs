@@ -1,18 +1,24 @@
 //! The UICC file system (TS 102 221 §8, TS 31.102 §4, TS 31.103 §4): the tree of MF, ADFs
 //! and EFs with their structure, SFI and access conditions, built from a profile, and the
-//! FCP templates SELECT answers with (TS 102 221 §11.1.1.3).
+//! FCP templates SELECT answers with (TS 102 221 §11.1.1.3), each naming the EF.ARR record
+//! that describes the file's access rules (`arr`).
 
+mod arr;
 mod builder;
+mod mandatory;
 mod sysmo;
 
-use gbau_core::ef::EfError;
+use gbau_core::ef::{self, EfError};
 use gbau_core::tlv::Tlv;
 
 use crate::profile::{Layout, Profile};
 use builder::Builder;
 
+pub use arr::{condition, FileRule};
+
 /// Who may read or update a file (TS 102 221 §9, TS 31.102 §4.2 "Access Conditions").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The records of EF.ARR say the same ([`condition`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
     /// ALW.
     Always,
@@ -68,6 +74,19 @@ pub struct Node {
     pub kind: NodeKind,
     pub parent: Option<usize>,
     pub children: Vec<usize>,
+    /// The EF.ARR record its FCP references (tag '8B'); set once the tree is complete.
+    pub arr: Option<ArrRef>,
+}
+
+/// A reference to an EF.ARR record (TS 102 221 §11.1.1.4.7.3 **[to confirm clause]**): the
+/// FID of EF.ARR and the record number. The EF.ARR is looked for in the DF that holds the
+/// file (the MF for the MF), then in its parents up to the MF, as TS 102 221 §9.2.7 is
+/// recalled **[to confirm]**; so MF, ADFs and files under the MF use 2F06, files of an
+/// application 6F06, as pySim's SAIP definitions also say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArrRef {
+    pub fid: u16,
+    pub record: u8,
 }
 
 impl Node {
@@ -110,6 +129,7 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
     let mut b = Builder::new();
     builder::mf_files(&mut b, profile)?;
     let usim = builder::usim_files(&mut b, profile)?;
+    mandatory::usim_files(&mut b, usim, profile);
     builder::usim_gba_files(&mut b, usim, profile)?;
 
     match profile.layout {
@@ -123,7 +143,9 @@ pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
     if let Some(isim) = &profile.isim {
         builder::isim_files(&mut b, profile, isim)?;
     }
-    Ok(b.finish())
+    let (mut tree, mut contents) = b.finish();
+    arr::attach(&mut tree, &mut contents)?;
+    Ok((tree, contents))
 }
 
 /// Size the emulation gives EF.GBA_SK, whose size and coding are not public: room for Ks
@@ -167,6 +189,42 @@ impl FileTree {
             .position(|n| matches!(&n.kind, NodeKind::Adf { app: a, .. } if *a == app))
     }
 
+    /// True for an EF.ARR: '2F06' under the MF, '6F06' in an ADF.
+    #[must_use]
+    pub fn is_arr(&self, index: usize) -> bool {
+        let Some(n) = self.nodes.get(index) else {
+            return false;
+        };
+        let parent = n.parent.map(|p| &self.nodes[p].kind);
+        matches!(n.kind, NodeKind::Ef { .. })
+            && match parent {
+                Some(NodeKind::Mf) => n.fid == ef::EF_ARR_MF,
+                Some(NodeKind::Adf { .. }) => n.fid == ef::EF_ARR_ADF,
+                _ => false,
+            }
+    }
+
+    /// The EF.ARR a node's FCP reference resolves to (see [`ArrRef`]).
+    #[must_use]
+    pub fn arr_file(&self, index: usize) -> Option<usize> {
+        let mut df = if index == MF_INDEX {
+            MF_INDEX
+        } else {
+            self.nodes.get(index)?.parent?
+        };
+        loop {
+            let found = self.nodes[df]
+                .children
+                .iter()
+                .copied()
+                .find(|c| self.is_arr(*c));
+            if found.is_some() {
+                return found;
+            }
+            df = self.nodes[df].parent?;
+        }
+    }
+
     /// The node at `path` (state-file key).
     #[must_use]
     pub fn by_path(&self, path: &str) -> Option<usize> {
@@ -184,6 +242,8 @@ pub const FD_DF: u8 = 0x78;
 pub const DATA_CODING: u8 = 0x21;
 /// Life cycle status: operational, activated.
 pub const LCSI_ACTIVATED: u8 = 0x05;
+/// FCP tag of the security attributes in referenced format (EF.ARR FID and record).
+pub const TAG_SECURITY_ATTRIBUTES_REFERENCED: u32 = 0x8B;
 /// Key references listed in the PIN status template: PIN1, PIN2, ADM1.
 pub const KEY_REFS: [u8; 3] = [0x01, 0x81, 0x0A];
 
@@ -218,7 +278,7 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
             }
             items.push(Tlv::new(0x83, n.fid.to_be_bytes().to_vec()));
             items.push(Tlv::new(0x8A, vec![LCSI_ACTIVATED]));
-            items.push(Tlv::new(0x8B, vec![0x6F, 0x06, 0x01]));
+            items.extend(security_reference(n));
             items.push(Tlv::new(0x80, (*size as u16).to_be_bytes().to_vec()));
             items.push(Tlv::new(0x88, sfi.map_or_else(Vec::new, |s| vec![s << 3])));
         }
@@ -229,7 +289,7 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
                 items.push(Tlv::new(0x84, aid.clone()));
             }
             items.push(Tlv::new(0x8A, vec![LCSI_ACTIVATED]));
-            items.push(Tlv::new(0x8B, vec![0x2F, 0x06, 0x01]));
+            items.extend(security_reference(n));
             let mut ps = 0u8;
             for (i, on) in pins_enabled.iter().enumerate() {
                 if *on {
@@ -248,4 +308,14 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
         body.extend(t.to_bytes().unwrap_or_default());
     }
     Tlv::new(0x62, body).to_bytes().unwrap_or_default()
+}
+
+/// Tag '8B' of an FCP: the node's EF.ARR record.
+fn security_reference(n: &Node) -> Option<Tlv> {
+    let a = n.arr?;
+    let [hi, lo] = a.fid.to_be_bytes();
+    Some(Tlv::new(
+        TAG_SECURITY_ATTRIBUTES_REFERENCED,
+        vec![hi, lo, a.record],
+    ))
 }

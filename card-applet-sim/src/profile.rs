@@ -11,6 +11,10 @@ use gbau_core::secret::{Op, Opc, K};
 use gbau_core::sqn::{SqnPolicy, DEFAULT_DELTA};
 use serde::Deserialize;
 
+mod usim_files;
+
+pub use usim_files::UsimFiles;
+
 /// A profile that cannot be used, with the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -111,6 +115,8 @@ struct ProfileFile {
     protocol: Protocol,
     #[serde(default)]
     layout: Layout,
+    #[serde(default)]
+    usim_files: usim_files::UsimFilesFile,
 }
 
 fn default_ust_size() -> usize {
@@ -303,6 +309,8 @@ pub struct IsimProfile {
     pub impi: String,
     pub domain: String,
     pub impu: Vec<String>,
+    /// The IST services: the profile's, with service 4 (GBA-based local key establishment)
+    /// added when the profile asks for local keys ([`Profile::wants_local_keys`]).
     pub services: Vec<u16>,
 }
 
@@ -338,6 +346,8 @@ pub struct Profile {
     pub isim: Option<IsimProfile>,
     pub protocol: Protocol,
     pub layout: Layout,
+    /// The initial contents of the mandatory USIM EFs a profile need not name.
+    pub usim_files: UsimFiles,
 }
 
 /// The embedded default profile: Milenage test set 1 with public test keys (the profile of
@@ -414,7 +424,9 @@ impl Profile {
             f.usim_aid.as_deref().unwrap_or(DEFAULT_USIM_AID),
             ef::USIM_AID_PREFIX,
         )?;
-        let isim = f.isim.map(isim_profile).transpose()?;
+        let local_keys = wants_local_keys(&f.services, &f.gba.naf_key_centers);
+        let isim = f.isim.map(|i| isim_profile(i, local_keys)).transpose()?;
+        let usim_files = usim_files::resolve(&f.usim_files, &imsi, mnc_length)?;
         Ok(Self {
             iccid: f.iccid,
             imsi,
@@ -443,8 +455,20 @@ impl Profile {
             isim,
             protocol: f.protocol,
             layout: f.layout,
+            usim_files,
         })
     }
+
+    /// True when the profile asks for GBA-based local keys: UST service 76 or NAF Key
+    /// Centers listed.
+    #[must_use]
+    pub fn wants_local_keys(&self) -> bool {
+        wants_local_keys(&self.services, &self.gba.naf_key_centers)
+    }
+}
+
+fn wants_local_keys(services: &[u16], naf_key_centers: &[String]) -> bool {
+    services.contains(&ef::SERVICE_GBA_LOCAL_KEY) || !naf_key_centers.is_empty()
 }
 
 /// K, and OPc as given or derived from OP: exactly one of `op` and `opc`.
@@ -540,8 +564,8 @@ fn check_layout(f: &ProfileFile) -> Result<(), ProfileError> {
     Ok(())
 }
 
-/// The ISIM: its identities, services and AID.
-fn isim_profile(i: IsimFile) -> Result<IsimProfile, ProfileError> {
+/// The ISIM: its identities, services (with IST service 4 when `local_keys`) and AID.
+fn isim_profile(i: IsimFile, local_keys: bool) -> Result<IsimProfile, ProfileError> {
     if i.impi.is_empty() || i.impi.len() > 200 || i.domain.is_empty() || i.impu.is_empty() {
         return Err(field(
             "isim",
@@ -557,7 +581,13 @@ fn isim_profile(i: IsimFile) -> Result<IsimProfile, ProfileError> {
         impi: i.impi,
         domain: i.domain,
         impu: i.impu,
-        services: i.services,
+        services: {
+            let mut services = i.services;
+            if local_keys && !services.contains(&ef::ISIM_SERVICE_GBA_LOCAL_KEY) {
+                services.push(ef::ISIM_SERVICE_GBA_LOCAL_KEY);
+            }
+            services
+        },
     })
 }
 

@@ -112,7 +112,8 @@ pub(crate) fn to_file(card: &Card) -> StateFile {
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| matches!(n.kind, NodeKind::Ef { .. }))
+        // EF.ARR describes the card's rules, which come from the code: never kept.
+        .filter(|(i, n)| matches!(n.kind, NodeKind::Ef { .. }) && !tree.is_arr(*i))
         .map(|(i, n)| (n.path.clone(), hex::encode(&p.files[i])))
         .collect();
     let pins = p
@@ -226,6 +227,9 @@ pub(crate) fn from_file(
                 "no such file in the profile's card",
             )
         })?;
+        if tree.is_arr(i) {
+            continue; // described by the code, not the state: the fresh records stand
+        }
         let bytes = hex_any(&format!("files.{path}"), content)?;
         if bytes.len() != files[i].len() {
             return Err(bad(

@@ -50,6 +50,58 @@ pub const EF_ISIM_GBABP: u16 = 0x6FD5;
 /// EF_GBANL in ADF.ISIM (TS 31.103 §4.2.11).
 pub const EF_ISIM_GBANL: u16 = 0x6FD7;
 
+/// EF_ARR under the MF (TS 102 221 §13.4).
+pub const EF_ARR_MF: u16 = 0x2F06;
+/// SFI of EF_ARR under the MF (TS 102 221 §13.4; pySim).
+pub const SFI_ARR_MF: u8 = 0x06;
+/// EF_ARR in ADF.USIM (TS 31.102 §4.2.36 **[to confirm clause]**) and in ADF.ISIM
+/// (TS 31.103 §4.2.6 **[to confirm clause]**); FID as pySim has it.
+pub const EF_ARR_ADF: u16 = 0x6F06;
+/// SFI of EF_ARR in ADF.USIM (pySim).
+pub const SFI_ARR_USIM: u8 = 0x17;
+/// SFI of EF_ARR in ADF.ISIM (pySim).
+pub const SFI_ARR_ISIM: u8 = 0x06;
+/// EF_HPPLMN, higher priority PLMN search period (TS 31.102 §4.2.6).
+pub const EF_HPPLMN: u16 = 0x6F31;
+/// SFI of EF_HPPLMN (pySim).
+pub const SFI_HPPLMN: u8 = 0x12;
+/// EF_FPLMN, forbidden PLMNs (TS 31.102 §4.2.16 **[to confirm clause]**).
+pub const EF_FPLMN: u16 = 0x6F7B;
+/// SFI of EF_FPLMN (pySim).
+pub const SFI_FPLMN: u8 = 0x0D;
+/// EF_LOCI, location information (TS 31.102 §4.2.17).
+pub const EF_LOCI: u16 = 0x6F7E;
+/// SFI of EF_LOCI (pySim).
+pub const SFI_LOCI: u8 = 0x0B;
+/// EF_PSLOCI, packet switched location information (TS 31.102 §4.2.23).
+pub const EF_PSLOCI: u16 = 0x6F73;
+/// SFI of EF_PSLOCI (pySim).
+pub const SFI_PSLOCI: u8 = 0x0C;
+/// EF_START-HFN, initialisation values for the hyperframe number (TS 31.102 §4.2.51).
+pub const EF_START_HFN: u16 = 0x6F5B;
+/// SFI of EF_START-HFN (pySim).
+pub const SFI_START_HFN: u8 = 0x0F;
+/// EF_THRESHOLD, maximum value of START (TS 31.102 §4.2.52).
+pub const EF_THRESHOLD: u16 = 0x6F5C;
+/// SFI of EF_THRESHOLD (pySim).
+pub const SFI_THRESHOLD: u8 = 0x10;
+/// EF_NETPAR, network parameters (TS 31.102 §4.2 **[to confirm clause]**; no SFI in pySim).
+pub const EF_NETPAR: u16 = 0x6FC4;
+/// EF_ECC, emergency call codes (TS 31.102 §4.2.21 **[to confirm clause]**).
+pub const EF_ECC: u16 = 0x6FB7;
+/// SFI of EF_ECC (pySim).
+pub const SFI_ECC: u8 = 0x01;
+/// DF_GSM-ACCESS in ADF.USIM (TS 31.102 §4.4.3; pySim: present with UST service 27).
+pub const DF_GSM_ACCESS: u16 = 0x5F3B;
+/// EF_Kc in DF_GSM-ACCESS (TS 31.102 §4.4.3.1 **[to confirm clause]**; FID and SFI: pySim).
+pub const EF_KC: u16 = 0x4F20;
+/// SFI of EF_Kc.
+pub const SFI_KC: u8 = 0x01;
+/// EF_KcGPRS in DF_GSM-ACCESS (TS 31.102 §4.4.3.2 **[to confirm clause]**).
+pub const EF_KC_GPRS: u16 = 0x4F52;
+/// SFI of EF_KcGPRS.
+pub const SFI_KC_GPRS: u8 = 0x02;
+
 /// The registered application provider id and application code of the USIM (TS 101 220).
 pub const USIM_AID_PREFIX: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02];
 /// The same for the ISIM.
@@ -61,6 +113,10 @@ pub const SERVICE_GSM_ACCESS: u16 = 27;
 pub const SERVICE_GBA: u16 = 68;
 /// UST service 76: GBA-based local key establishment.
 pub const SERVICE_GBA_LOCAL_KEY: u16 = 76;
+
+/// IST service 4: GBA-based local key establishment mechanism (TS 31.103 §4.2.7; pySim's
+/// EF_IST map).
+pub const ISIM_SERVICE_GBA_LOCAL_KEY: u16 = 4;
 
 /// Tag of the NAF_Id in EF_GBANL and of the FQDN in EF_NAFKCA.
 pub const TAG_NAF_ID: u32 = 0x80;
@@ -255,6 +311,120 @@ pub fn encode_acc(imsi: &Imsi) -> Vec<u8> {
     let class = imsi.as_str().bytes().last().map_or(0, |b| b - b'0');
     let bits = 1u16 << class;
     bits.to_be_bytes().to_vec()
+}
+
+/// "No TMSI" / "no P-TMSI" and the unused bytes of EF_LOCI and EF_PSLOCI.
+pub const UNUSED: u8 = 0xFF;
+/// LAC of a deleted LAI, kept with the last PLMN (TS 24.008 §4.4.x and §10.5.1.3, as
+/// recalled **[to confirm]**).
+pub const LAC_DELETED: [u8; 2] = [0xFF, 0xFE];
+/// Location / routing area update status "not updated" (TS 31.102 §4.2.17, §4.2.23; pySim's
+/// EF_LOCI/EF_LOCIGPRS status values: 0 updated, 1 not updated, 2 PLMN not allowed, 3 area
+/// not allowed).
+pub const UPDATE_STATUS_NOT_UPDATED: u8 = 0x01;
+/// Update status "updated".
+pub const UPDATE_STATUS_UPDATED: u8 = 0x00;
+/// Update status "PLMN not allowed".
+pub const UPDATE_STATUS_PLMN_NOT_ALLOWED: u8 = 0x02;
+/// Update status "location / routing area not allowed".
+pub const UPDATE_STATUS_AREA_NOT_ALLOWED: u8 = 0x03;
+/// Size of EF_LOCI: TMSI 4, LAI 5, RFU 1, status 1 (TS 31.102 §4.2.17).
+pub const EF_LOCI_SIZE: usize = 11;
+/// Size of EF_PSLOCI: P-TMSI 4, P-TMSI signature 3, RAI 6, status 1 (TS 31.102 §4.2.23).
+pub const EF_PSLOCI_SIZE: usize = 14;
+/// Size of one PLMN in EF_FPLMN and in the LAI/RAI (TS 24.008 §10.5.1.3).
+pub const PLMN_SIZE: usize = 3;
+
+/// The home PLMN of an IMSI as TS 24.008 §10.5.1.3 codes it: MCC2|MCC1, MNC3|MCC3,
+/// MNC2|MNC1, with 'F' for the third MNC digit of a 2-digit MNC.
+#[must_use]
+pub fn encode_plmn(imsi: &Imsi, mnc_length: MncLength) -> [u8; PLMN_SIZE] {
+    let d = |s: &str, i: usize| s.as_bytes().get(i).map_or(0x0F, |b| b - b'0');
+    let (mcc, mnc) = (imsi.mcc(), imsi.mnc(mnc_length));
+    [
+        d(mcc, 1) << 4 | d(mcc, 0),
+        d(mnc, 2) << 4 | d(mcc, 2),
+        d(mnc, 1) << 4 | d(mnc, 0),
+    ]
+}
+
+/// "MCC-MNC" from a coded PLMN; `None` for an unused ('FFFFFF') or malformed one.
+#[must_use]
+pub fn decode_plmn(b: &[u8]) -> Option<String> {
+    let [b0, b1, b2] = <[u8; PLMN_SIZE]>::try_from(b.get(..PLMN_SIZE)?).ok()?;
+    let digits = [b0 & 0x0F, b0 >> 4, b1 & 0x0F, b2 & 0x0F, b2 >> 4, b1 >> 4];
+    let mut out = String::new();
+    for (i, n) in digits.into_iter().enumerate() {
+        match n {
+            0..=9 => out.push(char::from(b'0' + n)),
+            0x0F if i == 5 => {}
+            _ => return None,
+        }
+        if i == 2 {
+            out.push('-');
+        }
+    }
+    Some(out)
+}
+
+/// EF_LOCI of a card that has not registered: no TMSI, the home PLMN with the LAC of a
+/// deleted LAI, status "not updated".
+#[must_use]
+pub fn encode_loci_not_updated(plmn: [u8; PLMN_SIZE]) -> Vec<u8> {
+    let mut out = vec![UNUSED; 4];
+    out.extend_from_slice(&plmn);
+    out.extend_from_slice(&LAC_DELETED);
+    out.extend([UNUSED, UPDATE_STATUS_NOT_UPDATED]);
+    out
+}
+
+/// EF_PSLOCI of a card that has not registered: no P-TMSI nor signature, the home PLMN with
+/// the LAC of a deleted LAI and no RAC, status "not updated".
+#[must_use]
+pub fn encode_psloci_not_updated(plmn: [u8; PLMN_SIZE]) -> Vec<u8> {
+    let mut out = vec![UNUSED; 7];
+    out.extend_from_slice(&plmn);
+    out.extend_from_slice(&LAC_DELETED);
+    out.extend([UNUSED, UPDATE_STATUS_NOT_UPDATED]);
+    out
+}
+
+/// What EF_LOCI or EF_PSLOCI says: the PLMN and LAC of the last area and the update status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// "MCC-MNC", or `None` when unused.
+    pub plmn: Option<String>,
+    pub lac: [u8; 2],
+    pub status: u8,
+}
+
+fn location(
+    file: &'static str,
+    bytes: &[u8],
+    lai_at: usize,
+    size: usize,
+) -> Result<Location, EfError> {
+    if bytes.len() != size {
+        return Err(malformed(
+            file,
+            format!("{} bytes, expected {size}", bytes.len()),
+        ));
+    }
+    Ok(Location {
+        plmn: decode_plmn(&bytes[lai_at..lai_at + PLMN_SIZE]),
+        lac: [bytes[lai_at + PLMN_SIZE], bytes[lai_at + PLMN_SIZE + 1]],
+        status: bytes[size - 1],
+    })
+}
+
+/// Decode EF_LOCI (TS 31.102 §4.2.17).
+pub fn decode_loci(bytes: &[u8]) -> Result<Location, EfError> {
+    location("EF_LOCI", bytes, 4, EF_LOCI_SIZE)
+}
+
+/// Decode EF_PSLOCI (TS 31.102 §4.2.23).
+pub fn decode_psloci(bytes: &[u8]) -> Result<Location, EfError> {
+    location("EF_PSLOCI", bytes, 7, EF_PSLOCI_SIZE)
 }
 
 /// EF_DIR record: application template with AID and label, 'FF' padded.
@@ -471,6 +641,37 @@ mod tests {
             GbaBootstrapParams::default()
         );
         assert!(decode_gbabp(&[0x05, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn plmn_and_location_codings_match_pysim_examples() {
+        // pySim: "62F210" is 262-01, "22F860" 228-06, "330420" 334-020.
+        assert_eq!(decode_plmn(&[0x62, 0xF2, 0x10]).as_deref(), Some("262-01"));
+        assert_eq!(decode_plmn(&[0x22, 0xF8, 0x60]).as_deref(), Some("228-06"));
+        assert_eq!(decode_plmn(&[0x33, 0x04, 0x20]).as_deref(), Some("334-020"));
+        assert_eq!(decode_plmn(&[0xFF; 3]), None);
+        let two = Imsi::new("262010000000001").unwrap();
+        assert_eq!(
+            encode_plmn(&two, MncLength::new(2).unwrap()),
+            [0x62, 0xF2, 0x10]
+        );
+        let three = Imsi::new("334020000000001").unwrap();
+        assert_eq!(
+            encode_plmn(&three, MncLength::new(3).unwrap()),
+            [0x33, 0x04, 0x20]
+        );
+        // pySim's EF_LOCI example "ffffffff62f2200000ff01": 262-02, LAC 0000, not updated.
+        let l = decode_loci(&hex::decode("ffffffff62f2200000ff01").unwrap()).unwrap();
+        assert_eq!(l.plmn.as_deref(), Some("262-02"));
+        assert_eq!((l.lac, l.status), ([0, 0], UPDATE_STATUS_NOT_UPDATED));
+        let loci = encode_loci_not_updated([0x62, 0xF2, 0x10]);
+        assert_eq!(hex::encode(&loci), "ffffffff62f210fffeff01");
+        // pySim's EF_LOCIGPRS example has the PSLOCI layout: RAI 22f899 0000 ff, not updated.
+        let p = decode_psloci(&hex::decode("ffffffffffffff22f8990000ff01").unwrap()).unwrap();
+        assert_eq!(p.plmn.as_deref(), Some("228-99"));
+        let ps = encode_psloci_not_updated([0x22, 0xF8, 0x99]);
+        assert_eq!(hex::encode(&ps), "ffffffffffffff22f899fffeff01");
+        assert!(decode_loci(&ps).is_err());
     }
 
     #[test]

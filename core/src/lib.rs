@@ -15,6 +15,7 @@
 
 pub mod aka;
 pub mod apdu;
+pub mod arr;
 pub mod digest;
 pub mod ef;
 pub mod exchange;

@@ -15,6 +15,24 @@ pub struct Fcp {
     pub records: Option<usize>,
     pub sfi: Option<String>,
     pub life_cycle: Option<String>,
+    /// The access rules' EF.ARR record (tag '8B'), as "6F06 record 3".
+    pub access_rules: Option<String>,
+}
+
+/// FCP tag of the security attributes in referenced format (TS 102 221 §11.1.1.4.7).
+pub const TAG_SECURITY_ATTRIBUTES_REFERENCED: u32 = 0x8B;
+
+/// The EF.ARR FID and record number an FCP's tag '8B' names (the 3-byte form; the form
+/// with an SEID is not read).
+#[must_use]
+pub fn arr_reference(data: &[u8]) -> Option<(u16, u8)> {
+    let top = tlv::parse_all(data).ok()?;
+    let t = top.into_iter().find(|t| t.tag.0 == 0x62)?;
+    let r = t.find(TAG_SECURITY_ATTRIBUTES_REFERENCED).ok()??;
+    match r.value[..] {
+        [hi, lo, record] => Some((u16::from_be_bytes([hi, lo]), record)),
+        _ => None,
+    }
 }
 
 /// Decode an FCP template ('62').
@@ -55,6 +73,7 @@ pub fn fcp(data: &[u8]) -> Option<Fcp> {
         Some(b) => format!("{b:02X}"),
         None => "?".into(),
     });
+    f.access_rules = arr_reference(data).map(|(fid, r)| format!("{fid:04X} record {r}"));
     Some(f)
 }
 
@@ -77,6 +96,9 @@ impl std::fmt::Display for Fcp {
         }
         if let Some(l) = &self.life_cycle {
             write!(f, ", {l}")?;
+        }
+        if let Some(r) = &self.access_rules {
+            write!(f, ", rules EF.ARR {r}")?;
         }
         Ok(())
     }
@@ -127,8 +149,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             f.to_string(),
-            "transparent EF 6FAD, 4 bytes, SFI 03, operational, activated"
+            "transparent EF 6FAD, 4 bytes, SFI 03, operational, activated, rules EF.ARR 6F06 record 1"
         );
+        assert_eq!(
+            arr_reference(&hex::decode("62088b036f06058001ff").unwrap()),
+            Some((0x6F06, 5))
+        );
+        assert_eq!(arr_reference(&hex::decode("62038001ff").unwrap()), None);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use super::{Card, GbaBootstrap, NafKey};
 use crate::command::{AuthContext, GbaMode, TAG_AUTH_SUCCESS, TAG_SYNC_FAILURE};
 use crate::fs::{Access, App, NodeKind, Structure};
 
-/// IST service of the ISIM that enables the GBA context. TS 31.103 §4.2.7 lists GBA as ISIM
-/// service 2 as recalled here **[to confirm]**.
+/// IST service of the ISIM that enables the GBA context: GBA is ISIM service 2 (TS 31.103
+/// §4.2.7; pySim's EF_IST map says the same).
 pub const ISIM_SERVICE_GBA: u16 = 2;
 
 impl Card {

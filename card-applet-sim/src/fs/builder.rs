@@ -27,6 +27,7 @@ impl Builder {
                 kind: NodeKind::Mf,
                 parent: None,
                 children: Vec::new(),
+                arr: None,
             }],
             contents: vec![Vec::new()],
         }
@@ -57,6 +58,7 @@ impl Builder {
             kind,
             parent: Some(parent),
             children: Vec::new(),
+            arr: None,
         });
         self.nodes[parent].children.push(index);
         self.contents.push(content);
@@ -91,6 +93,22 @@ impl Builder {
         )
     }
 
+    /// An EF.ARR (TS 102 221 §13.4): its records are written once the tree is complete
+    /// (`super::arr::attach`). Nobody may update it: the card's rules come from the tree, and
+    /// the file only describes them.
+    pub(super) fn arr(&mut self, parent: usize, fid: u16, sfi: u8) -> usize {
+        self.ef(
+            parent,
+            fid,
+            "EF_ARR",
+            Some(sfi),
+            Structure::LinearFixed { record_len: 0 },
+            Access::Always,
+            Access::Never,
+            Vec::new(),
+        )
+    }
+
     fn adf(&mut self, fid: u16, name: &str, aid: Vec<u8>, app: App) -> usize {
         let index = self.nodes.len();
         self.nodes.push(Node {
@@ -99,6 +117,7 @@ impl Builder {
             kind: NodeKind::Adf { aid, app },
             parent: Some(MF_INDEX),
             children: Vec::new(),
+            arr: None,
         });
         self.nodes[MF_INDEX].children.push(index);
         self.contents.push(Vec::new());
@@ -127,7 +146,7 @@ fn records(
     Ok(out)
 }
 
-/// The EFs under the MF: EF_DIR (one record per application), EF_ICCID and EF_PL.
+/// The EFs under the MF: EF_DIR (one record per application), EF_ICCID, EF_PL and EF_ARR.
 pub(super) fn mf_files(b: &mut Builder, profile: &Profile) -> Result<(), EfError> {
     use Access::{Adm1, Always, Pin1};
     use Structure::{LinearFixed, Transparent};
@@ -174,14 +193,17 @@ pub(super) fn mf_files(b: &mut Builder, profile: &Profile) -> Result<(), EfError
         Pin1,
         b"en\xFF\xFF".to_vec(),
     );
+    b.arr(MF_INDEX, ef::EF_ARR_MF, ef::SFI_ARR_MF);
     Ok(())
 }
 
-/// ADF.USIM and its EFs other than the GBA ones; the ADF's index.
+/// ADF.USIM with EF_ARR and the EFs gbau had before the other mandatory ones
+/// (`super::mandatory`), the GBA ones aside; the ADF's index.
 pub(super) fn usim_files(b: &mut Builder, profile: &Profile) -> Result<usize, EfError> {
     use Access::{Adm1, Always, Pin1};
     use Structure::Transparent;
     let usim = b.adf(ADF_USIM_FID, "USIM", profile.usim_aid.clone(), App::Usim);
+    b.arr(usim, ef::EF_ARR_ADF, ef::SFI_ARR_USIM);
     b.ef(
         usim,
         ef::EF_LI,
@@ -321,7 +343,7 @@ pub(super) fn usim_gba_files(
     Ok(())
 }
 
-/// ADF.ISIM and its EFs: EF_IMPI, EF_DOMAIN, EF_IMPU, EF_IST and the GBA EFs.
+/// ADF.ISIM and its EFs: EF_ARR, EF_IMPI, EF_DOMAIN, EF_IMPU, EF_IST and the GBA EFs.
 pub(super) fn isim_files(
     b: &mut Builder,
     profile: &Profile,
@@ -331,6 +353,7 @@ pub(super) fn isim_files(
     use Structure::{LinearFixed, Transparent};
     let gbanl_len = profile.gba.gbanl_record_len;
     let adf = b.adf(ADF_ISIM_FID, "ISIM", isim.aid.clone(), App::Isim);
+    b.arr(adf, ef::EF_ARR_ADF, ef::SFI_ARR_ISIM);
     b.ef(
         adf,
         ef::EF_IMPI,

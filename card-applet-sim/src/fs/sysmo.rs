@@ -1,6 +1,8 @@
 //! The proprietary files of the sysmo layouts (SJA2/SJA5, SJS1; `gbau_core::sysmo`, in no
 //! 3GPP specification), added to the file tree with their initial contents from the profile.
 //! Which of them the card takes its keys and SQN policy from is for the `personality` module.
+//! Like every file, they get their EF.ARR record (`super::arr`): ADM1 for READ and UPDATE;
+//! the DFs under the MF, and the EFs in them, reference the MF's EF.ARR 2F06.
 
 use super::builder::Builder;
 use super::{Access, NodeKind, Structure, EMULATED_GBA_SK_SIZE, MF_INDEX};

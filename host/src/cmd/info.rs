@@ -34,7 +34,68 @@ pub struct Info {
     pub gbabp: Gbabp,
     pub gbanl: Vec<GbanlEntry>,
     pub naf_key_centers: Vec<String>,
+    /// The mandatory files of ADF.USIM (TS 31.102 §4.2) and DF_GSM-ACCESS: present or not,
+    /// their READ/UPDATE rules from EF.ARR, and a short decoding of the location and PLMN
+    /// files.
+    pub usim_files: Vec<UsimFile>,
 }
+
+/// One mandatory file as the card shows it.
+#[derive(Debug, Serialize)]
+pub struct UsimFile {
+    pub name: &'static str,
+    pub fid: String,
+    pub present: bool,
+    /// Who may read it, per its EF.ARR record ("PIN1 or ADM1"); `None` when the card has
+    /// no ADF-level EF.ARR or the record does not decode.
+    pub read: Option<String>,
+    pub update: Option<String>,
+    /// A short decoding of the content, for the files that have one and can be read now.
+    pub content: Option<String>,
+}
+
+/// How `gbau info` shows a mandatory file's content.
+#[derive(Clone, Copy)]
+enum Show {
+    /// Not shown (shown elsewhere, or keys).
+    Nothing,
+    /// EF_LOCI / EF_PSLOCI: PLMN, LAC, update status.
+    Location(fn(&[u8]) -> Result<ef::Location, ef::EfError>),
+    /// EF_FPLMN: the PLMNs.
+    Plmns,
+    /// EF_HPPLMN: the search period value.
+    Number,
+    /// EF_ECC: the emergency call codes.
+    EmergencyCodes,
+    /// EF_START-HFN, EF_THRESHOLD: hex.
+    Hex,
+    /// A DF: presence only (an AM byte means other operations for a DF than READ/UPDATE).
+    Directory,
+}
+
+/// The files `gbau info` checks, in ADF.USIM (TS 31.102 §4.2, §4.4.3).
+const USIM_FILES: [(&str, u16, Show); 16] = [
+    ("EF_IMSI", ef::EF_IMSI, Show::Nothing),
+    ("EF_Keys", ef::EF_KEYS, Show::Nothing),
+    ("EF_KeysPS", ef::EF_KEYS_PS, Show::Nothing),
+    ("EF_HPPLMN", ef::EF_HPPLMN, Show::Number),
+    ("EF_UST", ef::EF_UST, Show::Nothing),
+    ("EF_ACC", ef::EF_ACC, Show::Nothing),
+    ("EF_FPLMN", ef::EF_FPLMN, Show::Plmns),
+    ("EF_LOCI", ef::EF_LOCI, Show::Location(ef::decode_loci)),
+    ("EF_AD", ef::EF_AD, Show::Nothing),
+    ("EF_ECC", ef::EF_ECC, Show::EmergencyCodes),
+    (
+        "EF_PSLOCI",
+        ef::EF_PSLOCI,
+        Show::Location(ef::decode_psloci),
+    ),
+    ("EF_START-HFN", ef::EF_START_HFN, Show::Hex),
+    ("EF_THRESHOLD", ef::EF_THRESHOLD, Show::Hex),
+    ("EF_ARR", ef::EF_ARR_ADF, Show::Nothing),
+    ("EF_NETPAR", ef::EF_NETPAR, Show::Nothing),
+    ("DF_GSM-ACCESS", ef::DF_GSM_ACCESS, Show::Directory),
+];
 
 #[derive(Debug, Serialize)]
 pub struct App {
@@ -154,6 +215,7 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
     let gbabp = u.gbabp()?;
     let gbanl = u.gbanl()?;
     let nafkca = u.naf_key_centers()?;
+    let usim_files = usim_files(u)?;
     let isim_impi = match apps
         .iter()
         .find(|a| a.aid.starts_with(&ef::ISIM_AID_PREFIX))
@@ -214,7 +276,119 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
             })
             .collect(),
         naf_key_centers: nafkca,
+        usim_files,
     })
+}
+
+/// The mandatory files of the selected ADF.USIM; leaves the ADF selected.
+fn usim_files(u: &mut LockedUsim<'_>) -> Result<Vec<UsimFile>, CmdError> {
+    use crate::usim::{apdus, UsimError};
+    let arr = match u.records("READ EF_ARR", ef::EF_ARR_ADF) {
+        Ok(records) => records,
+        Err(UsimError::Status { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::with_capacity(USIM_FILES.len());
+    for (name, fid, show) in USIM_FILES {
+        u.send(&apdus::select_fid(ef::CURRENT_ADF))?;
+        let r = u.send(&apdus::select_fid(fid))?;
+        let present = r.sw.is_ok();
+        let rules = crate::decode::arr_reference(&r.data)
+            .filter(|(arr_fid, _)| *arr_fid == ef::EF_ARR_ADF && !matches!(show, Show::Directory))
+            .and_then(|(_, n)| arr.get(usize::from(n).checked_sub(1)?))
+            .and_then(|record| gbau_core::arr::decode_record(record).ok());
+        let rule = |mode| {
+            rules
+                .as_deref()
+                .and_then(|r| gbau_core::arr::condition_for(r, mode))
+                .map(ToString::to_string)
+        };
+        let size = crate::decode::fcp(&r.data).and_then(|f| f.size);
+        let content = match (present, size) {
+            (true, Some(size)) => show_content(u, show, fid, size)?,
+            _ => None,
+        };
+        out.push(UsimFile {
+            name,
+            fid: format!("{fid:04X}"),
+            present,
+            read: rule(gbau_core::arr::AccessModes::READ),
+            update: rule(gbau_core::arr::AccessModes::UPDATE),
+            content,
+        });
+    }
+    u.send(&apdus::select_fid(ef::CURRENT_ADF))?;
+    Ok(out)
+}
+
+/// A short decoding of the selected file's content; `None` when it cannot be read now.
+fn show_content(
+    u: &mut LockedUsim<'_>,
+    show: Show,
+    fid: u16,
+    size: usize,
+) -> Result<Option<String>, CmdError> {
+    if matches!(show, Show::Nothing | Show::Directory) {
+        return Ok(None);
+    }
+    if matches!(show, Show::EmergencyCodes) {
+        let records = match u.records("READ EF_ECC", fid) {
+            Ok(r) => r,
+            Err(crate::usim::UsimError::Status { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let codes: Vec<String> = records
+            .iter()
+            .map(|r| ef::decode_swapped_bcd(r.get(..ECC_CODE_LEN).unwrap_or_default()))
+            .filter(|c| !c.is_empty())
+            .collect();
+        return Ok(Some(or_none(codes)));
+    }
+    let r = u.send(&crate::usim::apdus::read_binary(0, size))?;
+    if !r.sw.is_ok() {
+        return Ok(None);
+    }
+    let b = r.data;
+    Ok(Some(match show {
+        Show::Location(decode) => match decode(&b) {
+            Ok(l) => format!(
+                "LAI {} LAC {}, {}",
+                l.plmn.as_deref().unwrap_or("none"),
+                to_hex(&l.lac).to_uppercase(),
+                update_status(l.status)
+            ),
+            Err(e) => e.to_string(),
+        },
+        Show::Plmns => or_none(
+            b.chunks(ef::PLMN_SIZE)
+                .filter_map(ef::decode_plmn)
+                .collect(),
+        ),
+        Show::Number => b.first().map_or_else(String::new, u8::to_string),
+        _ => to_hex(&b),
+    }))
+}
+
+/// Length of the emergency call code at the start of an EF_ECC record (TS 31.102 §4.2.21).
+const ECC_CODE_LEN: usize = 3;
+
+fn or_none(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The location / routing area update status (TS 31.102 §4.2.17, §4.2.23).
+fn update_status(status: u8) -> String {
+    match status {
+        ef::UPDATE_STATUS_UPDATED => "updated".into(),
+        ef::UPDATE_STATUS_NOT_UPDATED => "not updated".into(),
+        ef::UPDATE_STATUS_PLMN_NOT_ALLOWED => "PLMN not allowed".into(),
+        ef::UPDATE_STATUS_AREA_NOT_ALLOWED => "area not allowed".into(),
+        other => format!("status {other:02X}"),
+    }
 }
 
 /// Probe the GBA context with truncated bootstrapping data: a card that does GBA rejects the
@@ -304,6 +478,57 @@ impl std::fmt::Display for Info {
         for k in &self.naf_key_centers {
             writeln!(f, "NAF Key Center {k}")?;
         }
+        for file in &self.usim_files {
+            if !file.present {
+                writeln!(f, "{:<13} {} missing", file.name, file.fid)?;
+                continue;
+            }
+            let rules = match (&file.read, &file.update) {
+                (Some(r), Some(u)) => format!(" read {r}, update {u}"),
+                _ => String::new(),
+            };
+            let content = file
+                .content
+                .as_deref()
+                .map_or_else(String::new, |c| format!(": {c}"));
+            writeln!(f, "{:<13} {}{rules}{content}", file.name, file.fid)?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::CardOpts;
+
+    #[test]
+    fn lists_the_mandatory_usim_files_with_their_arr_rules() {
+        let dir = std::env::temp_dir().join(format!("gbau-info-files-{}", std::process::id()));
+        let mut s = CardOpts {
+            sim: Some(dir.join("card.json")),
+            pin: Some("1234".into()),
+            ..CardOpts::default()
+        }
+        .open()
+        .unwrap();
+        let i = info(&mut s).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(i.usim_files.iter().all(|f| f.present), "{:?}", i.usim_files);
+        let file = |name: &str| i.usim_files.iter().find(|f| f.name == name).unwrap();
+        let loci = file("EF_LOCI");
+        assert_eq!(loci.read.as_deref(), Some("PIN1 or ADM1"));
+        assert_eq!(
+            loci.content.as_deref(),
+            Some("LAI 001-01 LAC FFFE, not updated")
+        );
+        assert_eq!(file("EF_ECC").read.as_deref(), Some("always"));
+        assert_eq!(file("EF_HPPLMN").update.as_deref(), Some("ADM1"));
+        assert_eq!(file("DF_GSM-ACCESS").read, None);
+        let text = i.to_string();
+        assert!(
+            text.contains("EF_ARR        6F06 read always, update never"),
+            "{text}"
+        );
     }
 }
