@@ -14,5 +14,6 @@ pub mod bsf;
 pub mod http;
 pub mod key_center;
 pub mod naf;
+pub mod pending;
 pub mod pki;
 pub mod zn;

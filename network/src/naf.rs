@@ -14,6 +14,7 @@ use gbau_core::identity::NafId;
 use crate::bsf::core::{ZnAnswer, ZnRequest};
 use crate::bsf::subscribers::GbaType;
 use crate::http::{self, Req, Resp};
+use crate::pending::Pending;
 use crate::zn::{ZnClient, ZnClientError};
 
 pub use gbau_core::ua::{ua_id_for_connection, REALM_PREFIX_ME, REALM_PREFIX_UICC, UA_ID};
@@ -49,7 +50,8 @@ pub struct Naf {
     cache: Mutex<HashMap<(String, Vec<u8>), ZnAnswer>>,
     /// Serve only GBA_U sessions (keys that never left a UICC); a GBA_ME session gets 403.
     pub require_gba_u: bool,
-    nonces: Mutex<HashMap<String, u64>>,
+    /// Nonce → expiry: bounded, oldest forgotten first, each used at most once.
+    nonces: Mutex<Pending<u64>>,
     resource: String,
     /// Zn fetches made (cache misses), for tests and figures.
     pub zn_fetches: std::sync::atomic::AtomicU64,
@@ -76,7 +78,7 @@ impl Naf {
             require_gba_u: false,
             keys,
             cache: Mutex::new(HashMap::new()),
-            nonces: Mutex::new(HashMap::new()),
+            nonces: Mutex::new(Pending::new(MAX_NONCES)),
             resource: resource.to_owned(),
             zn_fetches: std::sync::atomic::AtomicU64::new(0),
         })
@@ -87,12 +89,7 @@ impl Naf {
         random(&mut n);
         let nonce = base64::engine::general_purpose::STANDARD.encode(n);
         if let Ok(mut m) = self.nonces.lock() {
-            if m.len() >= MAX_NONCES {
-                m.retain(|_, exp| *exp > now);
-            }
-            if m.len() < MAX_NONCES {
-                m.insert(nonce.clone(), now + NONCE_TTL_SECS);
-            }
+            m.insert(nonce.clone(), now + NONCE_TTL_SECS);
         }
         let mut r = Resp::text(401, &format!("GBA authentication required ({reason})"));
         for prefix in [REALM_PREFIX_UICC, REALM_PREFIX_ME] {
@@ -154,6 +151,23 @@ impl Naf {
         NafId::new(&self.fqdn, ua_id_for_connection(req.tls_cipher_suite)).ok()
     }
 
+    /// The realm names this NAF and the Digest uri is the request target.
+    fn check_target(&self, req: &Req, realm: &str, uri: &str) -> Result<(), String> {
+        let realm_ok = [REALM_PREFIX_UICC, REALM_PREFIX_ME]
+            .iter()
+            .any(|pre| realm == format!("{pre}@{}", self.fqdn));
+        if !realm_ok {
+            return Err(format!("realm {realm:?} is not this NAF's"));
+        }
+        if uri != req.uri {
+            return Err(format!(
+                "the Digest uri {uri:?} is not the request target {:?}",
+                req.uri
+            ));
+        }
+        Ok(())
+    }
+
     /// Handle one Ua request.
     pub fn handle(&self, req: &Req, now: u64, random: &mut dyn FnMut(&mut [u8])) -> Resp {
         let Some(auth) = req.header("authorization") else {
@@ -163,44 +177,44 @@ impl Naf {
             Ok(p) => p,
             Err(e) => return Resp::text(400, &format!("malformed Authorization: {e}")),
         };
-        let (Some(b_tid), Some(realm), Some(nonce), Some(uri), Some(response)) = (
-            p.get("username"),
-            p.get("realm"),
-            p.get("nonce"),
-            p.get("uri"),
-            p.get("response"),
-        ) else {
+        let Some((b_tid, realm, nonce, uri, response)) = (|| {
+            Some((
+                p.get("username")?,
+                p.get("realm")?,
+                p.get("nonce")?,
+                p.get("uri")?,
+                p.get("response")?,
+            ))
+        })() else {
             return Resp::text(
                 400,
                 "malformed Authorization: username, realm, nonce, uri and response are required",
             );
         };
-        let realm_ok = [REALM_PREFIX_UICC, REALM_PREFIX_ME]
-            .iter()
-            .any(|pre| realm == format!("{pre}@{}", self.fqdn));
-        if !realm_ok {
-            return Resp::text(400, "malformed Authorization: realm is not this NAF's");
-        }
-        if uri != req.uri {
-            return Resp::text(
-                400,
-                &format!(
-                    "malformed Authorization: the Digest uri {uri:?} is not the request target {:?}",
-                    req.uri
-                ),
-            );
+        if let Err(why) = self.check_target(req, realm, uri) {
+            return Resp::text(400, &format!("malformed Authorization: {why}"));
         }
         let Some(naf_id) = self.naf_id_for(req) else {
             return Resp::text(500, "internal error: NAF_Id");
         };
+        // The nonce is used up here, whatever follows: of two requests carrying it (a replay
+        // racing the original), exactly one gets past this line.
         let fresh = self
             .nonces
             .lock()
             .ok()
-            .and_then(|m| m.get(nonce).copied())
+            .and_then(|mut m| m.take(nonce))
             .is_some_and(|exp| exp > now);
         if !fresh {
             return self.challenge(now, "stale nonce", random);
+        }
+        // TS 24.109 §5.3 with qop=auth-int: the body is protected too; nothing weaker.
+        let qop = p.get("qop").unwrap_or("");
+        if qop != QOP_AUTH_INT {
+            return Resp::text(
+                400,
+                &format!("malformed Authorization: qop {qop:?}: this NAF accepts only auth-int"),
+            );
         }
         let key = match self.key_for(b_tid, &naf_id, now) {
             Ok(k) => k,
@@ -230,7 +244,6 @@ impl Naf {
             Err(_) => return Resp::text(502, "the BSF sent a malformed key"),
         };
         let password = base64::engine::general_purpose::STANDARD.encode(ks);
-        let qop = p.get("qop").unwrap_or("");
         let (nc, cnonce) = (p.get("nc").unwrap_or(""), p.get("cnonce").unwrap_or(""));
         let r = Response {
             username: b_tid,
@@ -246,9 +259,6 @@ impl Naf {
         };
         if !gbau_core::ct_eq(r.digest().as_bytes(), response.as_bytes()) {
             return self.challenge(now, "credentials do not verify: bootstrap again", random);
-        }
-        if let Ok(mut m) = self.nonces.lock() {
-            m.remove(nonce);
         }
         let body = format!(
             "{}\nauthenticated B-TID {b_tid} (IMPI {}, {:?})\n",

@@ -202,12 +202,13 @@ fn bad_requests_get_clear_statuses_and_no_session() {
     };
     assert_eq!(ub(None).status, 400);
     assert_eq!(ub(Some("Basic Zm9vOmJhcg==")).status, 400);
+    // An unknown user gets a challenge like a subscriber: the status does not tell them apart.
     assert_eq!(
         ub(Some(
             "Digest username=\"unknown@x\", realm=\"r\", nonce=\"\", uri=\"/\", response=\"\""
         ))
         .status,
-        403
+        401
     );
     let first = ub(Some(&ub::initial_authorization(IMPI, BSF, "/")));
     assert_eq!(first.status, 401);
@@ -219,7 +220,8 @@ fn bad_requests_get_clear_statuses_and_no_session() {
         .1
         .clone();
     let ch = ub::parse_challenge(&www).unwrap();
-    // A wrong RES: 403, and the nonce is used up.
+    // A wrong RES: 403. Only a response that verifies uses the challenge up: it survives
+    // MAX_CHALLENGE_FAILURES - 1 wrong answers, then the nonce is gone.
     let wrong = gbau_core::aka::Res::new(&[0u8; 8]).unwrap();
     let bad = ub::answer_authorization(
         &ch,
@@ -230,7 +232,9 @@ fn bad_requests_get_clear_statuses_and_no_session() {
         None,
         "c",
     );
-    assert_eq!(ub(Some(&bad)).status, 403);
+    for _ in 0..gbau_network::bsf::core::MAX_CHALLENGE_FAILURES {
+        assert_eq!(ub(Some(&bad)).status, 403);
+    }
     let replay = ub(Some(&bad));
     assert_eq!(replay.status, 401);
     assert!(
@@ -287,4 +291,48 @@ fn the_subscription_decides_gba_u_not_the_user_agent() {
         run(&bsf_me, &mut t, ResEncoding::Raw, true, 5),
         Err(UbError::NetworkAuthFailed)
     ));
+}
+
+/// An unknown name and a subscriber answering wrongly see the same statuses at every step.
+#[test]
+fn unknown_users_look_like_subscribers_answering_wrongly() {
+    let bsf = bsf("000000000020", "GBA_U");
+    let mut rng = Counter(3);
+    let mut ub = |auth: &str| {
+        bsf.ub(
+            &UbRequest {
+                method: "GET",
+                uri: "/",
+                authorization: Some(auth),
+                user_agent: Some("x 3gpp-gba"),
+                body: b"",
+            },
+            10,
+            &mut |b| rng.fill(b),
+        )
+    };
+    let mut statuses = Vec::new();
+    for who in [IMPI, "001019999999999@ims.mnc001.mcc001.3gppnetwork.org"] {
+        let first = ub(&ub::initial_authorization(who, BSF, "/"));
+        let www = first
+            .headers
+            .iter()
+            .find(|(k, _)| k == "WWW-Authenticate")
+            .unwrap()
+            .1
+            .clone();
+        let ch = ub::parse_challenge(&www).unwrap();
+        let wrong = gbau_core::aka::Res::new(&[7u8; 8]).unwrap();
+        let bad = ub::answer_authorization(
+            &ch,
+            who,
+            "/",
+            "GET",
+            Some((&wrong, ResEncoding::Raw)),
+            None,
+            "c",
+        );
+        statuses.push((first.status, ub(&bad).status));
+    }
+    assert_eq!(statuses, vec![(401, 403), (401, 403)]);
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store::{Session, Store, StoreError};
 use super::subscribers::{GbaType, Subscriber};
+use crate::pending::Pending;
 
 pub use gbau_core::ua::{UA_TOKEN_GBA, UA_TOKEN_GBA_UICC};
 /// Content type of the bootstrapping answer (TS 24.109 Annex C).
@@ -27,6 +28,8 @@ pub const SERVER_TOKEN: &str = concat!("gbau-bsf/", env!("CARGO_PKG_VERSION"), "
 pub const CHALLENGE_TTL_SECS: u64 = 60;
 /// Challenges kept at most (oldest dropped first): bounds memory under floods.
 pub const MAX_PENDING_CHALLENGES: usize = 100_000;
+/// Wrong responses a challenge survives before it is dropped.
+pub const MAX_CHALLENGE_FAILURES: u8 = 3;
 /// SQN step between vectors: next SEQ, same IND.
 pub const SQN_STEP: u64 = 1 << IND_BITS;
 
@@ -69,7 +72,9 @@ struct Challenge {
     gba_type: GbaType,
     opaque: String,
     expires: u64,
-    seq: u64,
+    /// Responses that did not verify so far: the challenge survives up to
+    /// [`MAX_CHALLENGE_FAILURES`] of them, so a guess cannot burn a UE's challenge.
+    failures: u8,
 }
 
 /// The BSF.
@@ -77,7 +82,8 @@ pub struct Bsf<S: Store> {
     fqdn: String,
     subscribers: HashMap<String, Subscriber>,
     store: S,
-    challenges: Mutex<(HashMap<String, Challenge>, u64)>,
+    /// Pending challenges by nonce: bounded, oldest forgotten first.
+    challenges: Mutex<Pending<Challenge>>,
 }
 
 impl<S: Store> std::fmt::Debug for Bsf<S> {
@@ -120,7 +126,7 @@ impl<S: Store> Bsf<S> {
             fqdn: fqdn.to_owned(),
             subscribers,
             store,
-            challenges: Mutex::new((HashMap::new(), 0)),
+            challenges: Mutex::new(Pending::new(MAX_PENDING_CHALLENGES)),
         }
     }
 
@@ -158,16 +164,18 @@ impl<S: Store> Bsf<S> {
             Ok(v) => v,
             Err(e) => return Self::store_error(&e),
         };
+        let Some(sqn) = Sqn::new(sqn) else {
+            tracing::error!(impi = %sub.impi, "SQN space exhausted (past 2^48 - 1)");
+            return Reply::new(
+                500,
+                "the subscriber's SQN space is exhausted: the HSS must re-provision it",
+            );
+        };
         let mut rand = [0u8; 16];
         random(&mut rand);
         let mut opaque = [0u8; 12];
         random(&mut opaque);
-        let av = generate_vector(
-            &m,
-            &Rand(rand),
-            Sqn::new(sqn).unwrap_or_default(),
-            Amf(sub.amf),
-        );
+        let av = generate_vector(&m, &Rand(rand), sqn, Amf(sub.amf));
         // TS 33.220 §5: GBA_U or GBA_ME "based on subscription information (i.e. UICC
         // capabilities)". The UE's User-Agent token informs; it does not choose.
         let gba_u = sub.uicc == GbaType::GbaU;
@@ -196,33 +204,23 @@ impl<S: Store> Bsf<S> {
             gba_type: if gba_u { GbaType::GbaU } else { GbaType::GbaMe },
             opaque: opaque.clone(),
             expires: now + CHALLENGE_TTL_SECS,
-            seq: 0,
+            failures: 0,
         };
-        if let Ok(mut guard) = self.challenges.lock() {
-            let (map, counter) = &mut *guard;
-            *counter += 1;
-            let seq = *counter;
-            if map.len() >= MAX_PENDING_CHALLENGES {
-                map.retain(|_, c| c.expires > now);
-                if map.len() >= MAX_PENDING_CHALLENGES {
-                    if let Some(oldest) = map
-                        .iter()
-                        .min_by_key(|(_, c)| c.seq)
-                        .map(|(k, _)| k.clone())
-                    {
-                        map.remove(&oldest);
-                    }
-                }
-            }
-            map.insert(nonce.clone(), Challenge { seq, ..challenge });
+        if let Ok(mut table) = self.challenges.lock() {
+            table.insert(nonce.clone(), challenge);
         }
+        self.challenge_reply(&nonce, &opaque)
+    }
+
+    /// The 401 with the AKA challenge (RFC 3310): only qop=auth-int is offered.
+    fn challenge_reply(&self, nonce: &str, opaque: &str) -> Reply {
         let header = digest::format(
             &[
                 ("realm", &self.fqdn),
-                ("nonce", &nonce),
+                ("nonce", nonce),
                 ("algorithm", ALGORITHM_AKAV1_MD5),
                 ("qop", QOP_AUTH_INT),
-                ("opaque", &opaque),
+                ("opaque", opaque),
             ],
             &["algorithm"],
         );
@@ -249,21 +247,25 @@ impl<S: Store> Bsf<S> {
         let Some(username) = params.get("username") else {
             return Reply::new(400, "malformed Authorization: no username");
         };
-        let Some(sub) = self.subscribers.get(username) else {
-            return Reply::new(403, "unknown user");
-        };
+        // An unknown user gets a challenge like anyone else (one that no response can answer):
+        // status codes do not tell who is a subscriber.
+        let sub = self.subscribers.get(username);
         let user_agent = req.user_agent.unwrap_or("");
+        let fresh = |random: &mut dyn FnMut(&mut [u8])| match sub {
+            Some(sub) => self.challenge(sub, user_agent, now, random),
+            None => self.decoy_challenge(username, now, random),
+        };
         let nonce = params.get("nonce").unwrap_or("");
         if nonce.is_empty() {
-            return self.challenge(sub, user_agent, now, random);
+            return fresh(random);
         }
         let challenge = match self.challenges.lock() {
-            Ok(mut g) => g.0.remove(nonce),
+            Ok(mut table) => table.take(nonce),
             Err(_) => return Reply::new(500, "internal error: challenge table"),
         };
         let Some(ch) = challenge.filter(|c| c.expires > now) else {
             // Unknown, expired or already used nonce: a fresh challenge, marked stale.
-            let mut r = self.challenge(sub, user_agent, now, random);
+            let mut r = fresh(random);
             if let Some((_, v)) = r.headers.iter_mut().find(|(n, _)| n == "WWW-Authenticate") {
                 v.push_str(", stale=TRUE");
             }
@@ -272,13 +274,61 @@ impl<S: Store> Bsf<S> {
         if ch.impi != username {
             return Reply::new(403, "the nonce was issued to another user");
         }
-        match self.check_response(&params, &ch, req) {
-            Err(r) => r,
-            Ok(Answer::Resync(auts)) => self.resync(sub, &ch, &auts, user_agent, now, random),
-            Ok(Answer::Res { cnonce, nc }) => {
+        match (self.check_response(&params, &ch, req), sub) {
+            (Err(r), _) => {
+                // Only a response that verifies uses the challenge up.
+                if ch.failures + 1 < MAX_CHALLENGE_FAILURES {
+                    if let Ok(mut table) = self.challenges.lock() {
+                        let failures = ch.failures + 1;
+                        table.insert(nonce.to_owned(), Challenge { failures, ..ch });
+                    }
+                }
+                r
+            }
+            (Ok(Answer::Resync(auts)), Some(sub)) => {
+                self.resync(sub, &ch, &auts, user_agent, now, random)
+            }
+            (Ok(Answer::Res { cnonce, nc }), Some(sub)) => {
                 self.session(sub, ch, &params, req, &cnonce, &nc, now)
             }
+            (Ok(_), None) => Reply::new(403, "AUTS does not verify"),
         }
+    }
+
+    /// A challenge for a name the BSF does not know: random RAND, AUTN and XRES, nothing
+    /// stored but the challenge itself, so it looks like any other and no response verifies.
+    fn decoy_challenge(
+        &self,
+        username: &str,
+        now: u64,
+        random: &mut dyn FnMut(&mut [u8]),
+    ) -> Reply {
+        let mut rand = [0u8; 16];
+        random(&mut rand);
+        let mut autn = [0u8; 16];
+        random(&mut autn);
+        let mut xres = [0u8; 16];
+        random(&mut xres);
+        let mut opaque = [0u8; 12];
+        random(&mut opaque);
+        let mut nonce_bytes = rand.to_vec();
+        nonce_bytes.extend_from_slice(&autn);
+        let nonce = b64().encode(nonce_bytes);
+        let opaque = to_hex(&opaque);
+        let challenge = Challenge {
+            impi: username.to_owned(),
+            rand,
+            xres: xres.to_vec(),
+            ks: Ks::new([0; 32]),
+            gba_type: GbaType::GbaMe,
+            opaque: opaque.clone(),
+            expires: now + CHALLENGE_TTL_SECS,
+            failures: 0,
+        };
+        if let Ok(mut table) = self.challenges.lock() {
+            table.insert(nonce.clone(), challenge);
+        }
+        self.challenge_reply(&nonce, &opaque)
     }
 
     fn check_response(
@@ -297,8 +347,8 @@ impl<S: Store> Bsf<S> {
         let uri = p.get("uri").ok_or_else(|| bad("no uri"))?;
         let response = p.get("response").ok_or_else(|| bad("no response"))?;
         let qop = p.get("qop").unwrap_or("");
-        if qop != QOP_AUTH_INT && qop != digest::QOP_AUTH {
-            return Err(bad("qop must be auth-int"));
+        if qop != QOP_AUTH_INT {
+            return Err(bad("qop must be auth-int (the only qop this BSF offers)"));
         }
         let cnonce = p.get("cnonce").ok_or_else(|| bad("no cnonce"))?;
         let nc = p.get("nc").ok_or_else(|| bad("no nc"))?;
