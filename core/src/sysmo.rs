@@ -269,8 +269,20 @@ pub const SQN_CHECK_AGE_LIMIT: u8 = 0x20;
 pub const SQN_CHECK_ENABLED: u8 = 0x10;
 /// flag1 low nibble: number of IND bits.
 pub const SQN_IND_LEN_MASK: u8 = 0x0F;
-/// flag2 bits (AUTN/AUTS concealment, AMF handling for MAC-S): gbau writes 0.
-pub const SQN_FLAG2_DEFAULT: u8 = 0x00;
+/// EF.USIM_SQN flag2 bit: SQN in AUTN is concealed with AK (`autn_concealed` in pySim,
+/// "Conceal AUTN" in sysmo-usim-tool). That it means SQN ⊕ AK as in TS 33.102 §6.3.2 is
+/// inferred from the labels **[to confirm]**.
+pub const SQN_FLAG2_CONCEAL_AUTN: u8 = 0x01;
+/// flag2 bit: SQN_MS in AUTS is concealed with AK* (TS 33.102 §6.3.3) **[to confirm]**, as above.
+pub const SQN_FLAG2_CONCEAL_AUTS: u8 = 0x02;
+/// flag2 bit: do not clear AMF when computing MAC-S (TS 33.102 uses AMF = 0000 there).
+pub const SQN_FLAG2_KEEP_AMF_FOR_MAC_S: u8 = 0x04;
+/// flag2 as the standard wants it and as sysmocom delivers the cards (`d5 03 …` in pySim's
+/// SJA2 and SJA5 dumps, sysmo-usim-tool's default): both concealments on. With 00 the card
+/// would expect SQN in clear, and every network challenge fails with 9862.
+pub const SQN_FLAG2_STANDARD: u8 = SQN_FLAG2_CONCEAL_AUTN | SQN_FLAG2_CONCEAL_AUTS;
+/// flag2 gbau writes.
+pub const SQN_FLAG2_DEFAULT: u8 = SQN_FLAG2_STANDARD;
 
 /// A Δ or age limit of TS 33.102 Annex C counts SEQ steps; the sysmo files hold it in SQN
 /// units, shifted left by the IND length (sysmo-usim-tool's default 2^28 is written as
@@ -365,8 +377,15 @@ impl SqnFile {
         })
     }
 
+    /// True when the next authentication skips the SQN check (flag1 bit 7, set as delivered).
+    #[must_use]
+    pub fn skips_next_check(&self) -> bool {
+        self.flag1 & SQN_SKIP_NEXT_CHECK != 0
+    }
+
     /// The SQN policy, if the file asks for checks gbau's SQN model implements (5 IND bits,
-    /// checking on, no skip, no concealment).
+    /// checking on, the standard concealment of flag2). A pending skip of the next check is
+    /// the card's to apply ([`Self::skips_next_check`]).
     pub fn policy(&self) -> Result<SqnPolicy, SysmoError> {
         let unsupported = |problem: &str| SysmoError::Unsupported {
             file: "EF.USIM_SQN",
@@ -375,11 +394,14 @@ impl SqnFile {
         if u32::from(self.ind_len()) != crate::sqn::IND_BITS {
             return Err(unsupported("IND length other than 5 bits"));
         }
-        if self.flag1 & SQN_CHECK_ENABLED == 0 || self.flag1 & SQN_SKIP_NEXT_CHECK != 0 {
-            return Err(unsupported("SQN checking switched off or skipped"));
+        if self.flag1 & SQN_CHECK_ENABLED == 0 {
+            return Err(unsupported("SQN checking switched off"));
         }
-        if self.flag2 != 0 {
-            return Err(unsupported("AUTN/AUTS concealment or AMF flags"));
+        if self.flag2 != SQN_FLAG2_STANDARD {
+            return Err(unsupported(&format!(
+                "flag2 {:02X}: only {SQN_FLAG2_STANDARD:02X} (SQN concealed with AK in AUTN and AUTS, the standard) is emulated",
+                self.flag2
+            )));
         }
         Ok(SqnPolicy {
             delta: (self.flag1 & SQN_CHECK_DELTA != 0)
@@ -559,9 +581,21 @@ mod tests {
         );
         assert_eq!(f.entries.len(), 32);
         assert_eq!(f.encode(), bytes);
+        // As delivered: skip the first check, Δ checked, no age limit, standard concealment.
+        assert!(f.skips_next_check());
+        assert_eq!(f.flag2, SQN_FLAG2_STANDARD);
+        assert_eq!(
+            f.policy().unwrap(),
+            SqnPolicy {
+                delta: Some(1 << 28),
+                age_limit: None
+            }
+        );
+        let mut clear = f.clone();
+        clear.flag2 = 0x00;
         assert!(
-            f.policy().is_err(),
-            "skip-next and flag2 bits are not emulated"
+            clear.policy().is_err(),
+            "flag2 00 (no concealment) is refused"
         );
         assert_eq!(
             f.delta_max >> 5,
