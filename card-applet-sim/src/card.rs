@@ -2,26 +2,29 @@
 //! clock, no threads: the persistence and transport adapters live around it.
 //!
 //! The command handlers are grouped by responsibility: the file commands in `card/files.rs`,
-//! the PIN commands in `card/pins.rs`, AUTHENTICATE in `card/auth.rs`. Which files hold
-//! the keys and SQN policy of a sysmo layout is the `personality` module's to say.
+//! the PIN commands in `card/pins.rs`, AUTHENTICATE in `card/auth.rs` with the AUTN and SQN
+//! checks in `card/challenge.rs`; the keys each application uses are `card/keys.rs`'s. Which
+//! files hold the keys and SQN policy of a sysmo layout is the `personality` module's to say.
 
 mod auth;
+mod challenge;
 mod files;
+mod keys;
 mod pins;
 
 use gbau_core::aka::Rand;
 use gbau_core::ef;
-use gbau_core::milenage::Milenage;
 use gbau_core::secret::{Ks, KsIntNaf};
 use gbau_core::sqn::SqnArray;
 use gbau_core::{CommandApdu, ResponseApdu, StatusWord};
 use tracing::debug;
 
 use crate::command::Command;
-use crate::fs::{self, Access, App, FileTree};
-use crate::personality::{self, Written};
+use crate::fs::{self, Access, App, FileTree, NodeKind, Structure};
+use crate::personality;
 use crate::pin::Pin;
 use crate::profile::{Profile, Protocol};
+use keys::AppKeys;
 
 pub use auth::ISIM_SERVICE_GBA;
 
@@ -115,16 +118,14 @@ struct Volatile {
 #[derive(Debug)]
 pub struct Card {
     profile: Profile,
-    milenage: Milenage,
     tree: FileTree,
     state: Persistent,
     volatile: Volatile,
     dirty: bool,
-    /// Sysmo layouts: why the key files cannot be used, if they cannot (AUTHENTICATE then
-    /// answers '6985').
-    key_problem: Option<String>,
-    /// Sysmo layouts: EF.USIM_AUTH_KEY asks for 4-byte RES.
-    res_4_bytes: bool,
+    /// The keys AUTHENTICATE uses in ADF.USIM (and in ADF.ISIM where it has none of its own).
+    usim_keys: AppKeys,
+    /// SJA2/SJA5 with an ISIM: the keys of ADF.ISIM's own AF20 and AF30.
+    isim_keys: Option<AppKeys>,
 }
 
 /// Why a card cannot be built.
@@ -151,93 +152,26 @@ impl Card {
             ],
             sqn: SqnArray::new(profile.sqn_policy),
             gba: None,
-            naf_usim: NafStore::new(profile.gba.gbanl_records),
-            naf_isim: NafStore::new(if profile.isim.is_some() {
-                profile.gba.gbanl_records
-            } else {
-                0
-            }),
+            naf_usim: NafStore::new(gbanl_records(&tree, App::Usim)),
+            naf_isim: NafStore::new(gbanl_records(&tree, App::Isim)),
         };
         Self::with_state(profile, tree, state)
     }
 
     fn with_state(profile: Profile, tree: FileTree, state: Persistent) -> Result<Self, CardError> {
-        let milenage =
-            Milenage::with_constants(&profile.k, profile.opc.clone(), profile.milenage.clone())?;
+        let usim_keys = AppKeys::from_profile(&profile)?;
         let mut card = Self {
             profile,
-            milenage,
             tree,
             state,
             volatile: Volatile::default(),
             dirty: false,
-            key_problem: None,
-            res_4_bytes: false,
+            usim_keys,
+            isim_keys: None,
         };
-        card.load_sysmo_keys(false);
+        card.load_sysmo_keys(App::Usim, false);
+        card.load_sysmo_keys(App::Isim, false);
         Ok(card)
-    }
-
-    /// Sysmo layouts: the card's keys, Milenage constants and SQN policy are what its
-    /// proprietary files say (`gbau_core::sysmo`); `sqn_from_file` also takes the freshness
-    /// array from EF.USIM_SQN (after the file was written).
-    fn load_sysmo_keys(&mut self, sqn_from_file: bool) {
-        if self.profile.layout.sysmo_model().is_none() {
-            return;
-        }
-        match self.sysmo_keys(sqn_from_file) {
-            Ok(()) => self.key_problem = None,
-            Err(problem) => {
-                debug!(%problem, "key files not usable");
-                self.key_problem = Some(problem);
-            }
-        }
-    }
-
-    fn sysmo_keys(&mut self, sqn_from_file: bool) -> Result<(), String> {
-        let Some(model) = self.profile.layout.sysmo_model() else {
-            return Ok(());
-        };
-        let files = personality::Files {
-            tree: &self.tree,
-            contents: &self.state.files,
-        };
-        let keys = personality::keys(model, files)?;
-        self.milenage = keys.milenage;
-        self.res_4_bytes = keys.res_4_bytes;
-        let mut slots = *self.state.sqn.slots();
-        if sqn_from_file {
-            personality::read_sqn_array(self.profile.layout, files, &mut slots)?;
-        }
-        self.state.sqn = SqnArray::from_parts(slots, keys.policy);
-        Ok(())
-    }
-
-    /// Sysmo layouts: after the SQN array changed, the card's SQN file shows it.
-    fn mirror_sqn(&mut self) {
-        personality::mirror_sqn(
-            self.profile.layout,
-            &self.tree,
-            &mut self.state.files,
-            &self.state.sqn,
-        );
-    }
-
-    /// Sysmo layouts: what writing a proprietary file does to the card's own state.
-    fn sysmo_written(&mut self, index: usize) {
-        match personality::written(self.profile.layout, &self.tree, index) {
-            Written::Keys => self.load_sysmo_keys(false),
-            Written::SqnArray => self.load_sysmo_keys(true),
-            Written::GbaKey => self.state.gba = None,
-            Written::NafKeys => {
-                let records = self.profile.gba.gbanl_records;
-                self.state.naf_usim = NafStore::new(records);
-                if self.profile.isim.is_some() {
-                    self.state.naf_isim = NafStore::new(records);
-                }
-            }
-            Written::Nothing => {}
-        }
     }
 
     /// A card from a profile and restored persistent state (checked by the caller).
@@ -285,11 +219,12 @@ impl Card {
     }
 
     /// The ATR (ISO 7816-3 §8): TA1 = '11', T=0 or T=1 first, then T=15 with TA3 = 'C7'
-    /// (clock stop, classes A/B/C), historical bytes naming a UICC, and TCK.
+    /// (clock stop, classes A/B/C), historical bytes naming a UICC, and TCK. A sysmo layout
+    /// presents the ATR of the model's card in pySim's dump.
     #[must_use]
     pub fn atr(&self) -> Vec<u8> {
         match self.profile.layout.sysmo_model() {
-            Some(model) => gbau_core::hexutil::parse_hex(model.atrs()[0])
+            Some(model) => gbau_core::hexutil::parse_hex(model.dump_atr())
                 .unwrap_or_else(|_| atr(self.profile.protocol)),
             None => atr(self.profile.protocol),
         }
@@ -354,6 +289,23 @@ impl Card {
     fn file_granted(&self, access: Access) -> bool {
         self.granted(access)
             || (matches!(access, Access::Pin1 | Access::Pin2) && self.volatile.verified[2])
+    }
+}
+
+/// The records of an application's EF_GBANL: one NAF key slot each.
+fn gbanl_records(tree: &FileTree, app: App) -> u8 {
+    let gbanl = match app {
+        App::Usim => ef::EF_GBANL,
+        App::Isim => ef::EF_ISIM_GBANL,
+    };
+    let node = tree.adf(app).and_then(|adf| tree.child(adf, gbanl));
+    match node.map(|i| &tree.nodes[i].kind) {
+        Some(NodeKind::Ef {
+            structure: Structure::LinearFixed { record_len },
+            size,
+            ..
+        }) => u8::try_from(size / (*record_len).max(1)).unwrap_or(u8::MAX),
+        _ => 0,
     }
 }
 

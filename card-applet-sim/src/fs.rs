@@ -1,11 +1,16 @@
 //! The UICC file system (TS 102 221 §8, TS 31.102 §4, TS 31.103 §4): the tree of MF, ADFs
 //! and EFs with their structure, SFI and access conditions, built from a profile, and the
 //! FCP templates SELECT answers with (TS 102 221 §11.1.1.3), each naming the EF.ARR record
-//! that describes the file's access rules (`arr`).
+//! that describes the file's access rules (`arr`) or, for the sysmo proprietary EFs, stating
+//! them in compact form (`compact`). The sysmo layouts (`sysmo`, `sjs1`, `fixed`) follow
+//! pySim's dumps of real cards.
 
 mod arr;
 mod builder;
+pub mod compact;
+mod fixed;
 mod mandatory;
+mod sjs1;
 mod sysmo;
 
 use gbau_core::ef::{self, EfError};
@@ -76,6 +81,12 @@ pub struct Node {
     pub children: Vec<usize>,
     /// The EF.ARR record its FCP references (tag '8B'); set once the tree is complete.
     pub arr: Option<ArrRef>,
+    /// The security attributes in compact form (tag '8C', [`compact`]) when its FCP states
+    /// them so, as the sysmo cards' proprietary EFs do; such a node has no '8B'.
+    pub compact: Option<Vec<u8>>,
+    /// The EF whose contents this one shows (SJS1: ADF.USIM EF_IMSI and EF_AD are DF.GSM's,
+    /// the FCP says so with the proprietary `A5 { 9B path }`): writing one changes the other.
+    pub link: Option<usize>,
 }
 
 /// A reference to an EF.ARR record (TS 102 221 §11.1.1.4.7.3 **[to confirm clause]**): the
@@ -126,31 +137,29 @@ pub const ADF_ISIM_FID: u16 = 0x7FF1;
 
 /// Build the tree and the initial file contents for a profile.
 pub fn build(profile: &Profile) -> Result<(FileTree, Vec<Vec<u8>>), EfError> {
+    let sizes = fixed::Sizes::of(profile);
     let mut b = Builder::new();
     builder::mf_files(&mut b, profile)?;
-    let usim = builder::usim_files(&mut b, profile)?;
+    let usim = builder::usim_files(&mut b, profile, &sizes)?;
     mandatory::usim_files(&mut b, usim, profile);
-    builder::usim_gba_files(&mut b, usim, profile)?;
-
+    if let Some(gba) = &sizes.usim_gba {
+        builder::usim_gba_files(&mut b, usim, profile, gba)?;
+    }
+    let isim = match &profile.isim {
+        Some(isim) => Some(builder::isim_files(&mut b, profile, isim, &sizes.isim_gba)?),
+        None => None,
+    };
     match profile.layout {
-        Layout::Sja2 | Layout::Sja5 => {
-            sysmo::sysmo_files(&mut b, usim, profile);
-        }
-        Layout::Sjs1 => sysmo::sjs1_files(&mut b, usim, profile),
+        Layout::Sja2 | Layout::Sja5 => sysmo::sja_files(&mut b, usim, isim, profile)?,
+        Layout::Sjs1 => sjs1::sjs1_files(&mut b, usim, profile),
         Layout::Standard => {}
     }
-
-    if let Some(isim) = &profile.isim {
-        builder::isim_files(&mut b, profile, isim)?;
-    }
     let (mut tree, mut contents) = b.finish();
-    arr::attach(&mut tree, &mut contents)?;
+    arr::attach(&mut tree, &mut contents, |t, i| {
+        fixed::arr_shape(profile.layout, t, i)
+    })?;
     Ok((tree, contents))
 }
-
-/// Size the emulation gives EF.GBA_SK, whose size and coding are not public: room for Ks
-/// and RAND. The emulation keeps Ks in its own state, not in this file.
-pub const EMULATED_GBA_SK_SIZE: usize = 48;
 
 impl FileTree {
     /// The child of `df` with `fid`.
@@ -230,6 +239,25 @@ impl FileTree {
     pub fn by_path(&self, path: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.path == path)
     }
+
+    /// The node whose contents a node shows: the one it is linked to, or itself.
+    #[must_use]
+    pub fn storage(&self, index: usize) -> usize {
+        self.nodes.get(index).and_then(|n| n.link).unwrap_or(index)
+    }
+
+    /// The FIDs from the MF ('3F00' included) down to a node.
+    #[must_use]
+    pub fn fid_path(&self, index: usize) -> Vec<u16> {
+        let mut path = Vec::new();
+        let mut at = Some(index);
+        while let Some(i) = at {
+            path.push(self.nodes[i].fid);
+            at = self.nodes[i].parent;
+        }
+        path.reverse();
+        path
+    }
 }
 
 /// FCP descriptor byte: working EF, transparent (TS 102 221 §11.1.1.4.3).
@@ -244,6 +272,11 @@ pub const DATA_CODING: u8 = 0x21;
 pub const LCSI_ACTIVATED: u8 = 0x05;
 /// FCP tag of the security attributes in referenced format (EF.ARR FID and record).
 pub const TAG_SECURITY_ATTRIBUTES_REFERENCED: u32 = 0x8B;
+/// FCP tag of the proprietary information template (TS 102 221 §11.1.1.4.6).
+pub const TAG_PROPRIETARY: u32 = 0xA5;
+/// Tag inside the proprietary template, seen on the SJS1 only: the path of the file a
+/// linked EF shows (`9B 06 3F00 7F20 6F07`, pySim dump).
+pub const TAG_LINK_PATH: u32 = 0x9B;
 /// Key references listed in the PIN status template: PIN1, PIN2, ADM1.
 pub const KEY_REFS: [u8; 3] = [0x01, 0x81, 0x0A];
 
@@ -277,8 +310,17 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
                 }
             }
             items.push(Tlv::new(0x83, n.fid.to_be_bytes().to_vec()));
+            if let Some(target) = n.link {
+                let path: Vec<u8> = tree
+                    .fid_path(target)
+                    .iter()
+                    .flat_map(|f| f.to_be_bytes())
+                    .collect();
+                let link = Tlv::new(TAG_LINK_PATH, path).to_bytes().unwrap_or_default();
+                items.push(Tlv::new(TAG_PROPRIETARY, link));
+            }
             items.push(Tlv::new(0x8A, vec![LCSI_ACTIVATED]));
-            items.extend(security_reference(n));
+            items.extend(security_attributes(n));
             items.push(Tlv::new(0x80, (*size as u16).to_be_bytes().to_vec()));
             items.push(Tlv::new(0x88, sfi.map_or_else(Vec::new, |s| vec![s << 3])));
         }
@@ -289,7 +331,7 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
                 items.push(Tlv::new(0x84, aid.clone()));
             }
             items.push(Tlv::new(0x8A, vec![LCSI_ACTIVATED]));
-            items.extend(security_reference(n));
+            items.extend(security_attributes(n));
             let mut ps = 0u8;
             for (i, on) in pins_enabled.iter().enumerate() {
                 if *on {
@@ -310,8 +352,14 @@ pub fn fcp(tree: &FileTree, index: usize, pins_enabled: [bool; 3]) -> Vec<u8> {
     Tlv::new(0x62, body).to_bytes().unwrap_or_default()
 }
 
-/// Tag '8B' of an FCP: the node's EF.ARR record.
-fn security_reference(n: &Node) -> Option<Tlv> {
+/// Tag '8C' of an FCP (the rules in compact form), or else '8B' (the node's EF.ARR record).
+fn security_attributes(n: &Node) -> Option<Tlv> {
+    if let Some(value) = &n.compact {
+        return Some(Tlv::new(
+            compact::TAG_SECURITY_ATTRIBUTES_COMPACT,
+            value.clone(),
+        ));
+    }
     let a = n.arr?;
     let [hi, lo] = a.fid.to_be_bytes();
     Some(Tlv::new(

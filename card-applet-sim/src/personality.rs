@@ -1,10 +1,11 @@
 //! The card's personality: which files hold its keys and SQN policy. With a sysmo layout
 //! (SJA2/SJA5, SJS1; `gbau_core::sysmo`, proprietary, in no 3GPP specification) the card
 //! takes K, OP/OPc, the Milenage constants, the RES length and the SQN policy from its own
-//! files: ADF.USIM AF20 (EF.USIM_AUTH_KEY), AF30 (EF.USIM_SQN) and A515/6F21
-//! (DF.SYSTEM/EF.MILENAGE_CFG) on the SJA2/SJA5; 7FCC/6F00 (EF.AUTH), 7FCC/6F01 (EF.MLNGC),
-//! 7F20/00FF (Ki), 7F20/00F7 (OPc) and ADF.USIM 00FB/00FA (SQNC, SQNA) on the SJS1. The
-//! standard layout takes them from the profile and has no such files.
+//! files: on the SJA2/SJA5 AF20 (EF.USIM_AUTH_KEY) and AF30 (EF.USIM_SQN) of ADF.USIM, or
+//! ADF.ISIM's own when the ISIM authenticates, and A515/6F21 (DF.SYSTEM/EF.MILENAGE_CFG);
+//! on the SJS1 7FCC/6F00 (EF.AUTH), 7FCC/6F01 (EF.MLNGC), 7F20/00FF (Ki), 7F20/00F7 (OPc)
+//! and ADF.USIM 00FB/00FA (SQNC, SQNA). The standard layout takes them from the profile and
+//! has no such files.
 //!
 //! This module only reads and classifies files; the card applies what it finds.
 
@@ -15,6 +16,13 @@ use gbau_core::sysmo::{self, Model};
 use crate::fs::{App, FileTree, MF_INDEX};
 use crate::profile::Layout;
 
+/// Where a file's FID path starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Under {
+    Mf,
+    Adf(App),
+}
+
 /// The card's files as the personality reads them: the tree and the contents of its EFs.
 #[derive(Clone, Copy)]
 pub(crate) struct Files<'a> {
@@ -23,21 +31,20 @@ pub(crate) struct Files<'a> {
 }
 
 impl<'a> Files<'a> {
-    fn bytes(&self, in_usim: bool, path: &[u16], name: &str) -> Result<&'a [u8], String> {
+    fn bytes(&self, under: Under, path: &[u16], name: &str) -> Result<&'a [u8], String> {
         let contents = self.contents;
-        file_at(self.tree, in_usim, path)
-            .and_then(|i| contents.get(i))
+        file_at(self.tree, under, path)
+            .and_then(|i| contents.get(self.tree.storage(i)))
             .map(Vec::as_slice)
             .ok_or_else(|| format!("{name} missing"))
     }
 }
 
-/// The contents of the EF at `path` from the MF, or from ADF.USIM.
-fn file_at(tree: &FileTree, in_usim: bool, path: &[u16]) -> Option<usize> {
-    let mut at = if in_usim {
-        tree.adf(App::Usim)?
-    } else {
-        MF_INDEX
+/// The EF at `path` from the MF or from an ADF.
+fn file_at(tree: &FileTree, under: Under, path: &[u16]) -> Option<usize> {
+    let mut at = match under {
+        Under::Mf => MF_INDEX,
+        Under::Adf(app) => tree.adf(app)?,
     };
     for fid in path {
         at = tree.child(at, *fid)?;
@@ -45,7 +52,7 @@ fn file_at(tree: &FileTree, in_usim: bool, path: &[u16]) -> Option<usize> {
     Some(at)
 }
 
-/// What a sysmo model's key files say.
+/// What a sysmo model's key files say for one application.
 pub(crate) struct Keys {
     /// Milenage with the files' K, OPc and constants.
     pub milenage: Milenage,
@@ -53,6 +60,9 @@ pub(crate) struct Keys {
     pub res_4_bytes: bool,
     /// The SQN policy of the SQN file.
     pub policy: SqnPolicy,
+    /// SJA2/SJA5: EF.USIM_SQN flag2, which says whether SQN is concealed with AK in AUTN and
+    /// AUTS (`gbau_core::sysmo::SQN_FLAG2_*`); the standard value elsewhere.
+    pub sqn_flag2: u8,
 }
 
 /// The raw contents of the key files, before the Milenage instance is made.
@@ -63,17 +73,19 @@ struct RawKeys {
     res_4_bytes: bool,
     constants: MilenageConstants,
     policy: SqnPolicy,
+    sqn_flag2: u8,
 }
 
 fn text(e: sysmo::SysmoError) -> String {
     e.to_string()
 }
 
-/// The keys a sysmo model's proprietary files hold; the error says why they cannot be used.
-pub(crate) fn keys(model: Model, files: Files<'_>) -> Result<Keys, String> {
+/// The keys a sysmo model's proprietary files hold for `app` (the SJA2/SJA5 ISIM has its
+/// own AF20 and AF30; the SJS1 has no ISIM); the error says why they cannot be used.
+pub(crate) fn keys(model: Model, files: Files<'_>, app: App) -> Result<Keys, String> {
     use gbau_core::secret::{Op, Opc, K};
     let raw = match model {
-        Model::Sja2 | Model::Sja5 => sja_keys(files)?,
+        Model::Sja2 | Model::Sja5 => sja_keys(files, app)?,
         Model::Sjs1 => sjs1_keys(files)?,
     };
     let k = K::new(raw.k);
@@ -88,17 +100,17 @@ pub(crate) fn keys(model: Model, files: Files<'_>) -> Result<Keys, String> {
         milenage,
         res_4_bytes: raw.res_4_bytes,
         policy: raw.policy,
+        sqn_flag2: raw.sqn_flag2,
     })
 }
 
-/// SJA2/SJA5: EF.USIM_AUTH_KEY, DF.SYSTEM/EF.MILENAGE_CFG and EF.USIM_SQN.
-fn sja_keys(files: Files<'_>) -> Result<RawKeys, String> {
-    let key = sysmo::decode_auth_key(files.bytes(
-        true,
-        &[sysmo::EF_USIM_AUTH_KEY],
-        "EF.USIM_AUTH_KEY",
-    )?)
-    .map_err(text)?;
+/// SJA2/SJA5: the application's EF.USIM_AUTH_KEY and EF.USIM_SQN, DF.SYSTEM/EF.MILENAGE_CFG.
+/// flag2 of the SQN file is taken as it is: the card conceals SQN or not as it says.
+fn sja_keys(files: Files<'_>, app: App) -> Result<RawKeys, String> {
+    let adf = Under::Adf(app);
+    let key =
+        sysmo::decode_auth_key(files.bytes(adf, &[sysmo::EF_USIM_AUTH_KEY], "EF.USIM_AUTH_KEY")?)
+            .map_err(text)?;
     if key.algorithm != sysmo::ALGO_MILENAGE {
         return Err(format!(
             "EF.USIM_AUTH_KEY: algorithm {} is not emulated (only Milenage, 4)",
@@ -106,14 +118,20 @@ fn sja_keys(files: Files<'_>) -> Result<RawKeys, String> {
         ));
     }
     let constants = sysmo::decode_milenage_cfg(files.bytes(
-        false,
+        Under::Mf,
         &[sysmo::DF_SYSTEM, sysmo::EF_MILENAGE_CFG],
         "EF.MILENAGE_CFG",
     )?)
     .map_err(text)?;
-    let policy = sysmo::SqnFile::decode(files.bytes(true, &[sysmo::EF_USIM_SQN], "EF.USIM_SQN")?)
-        .and_then(|f| f.policy())
+    let sqn = sysmo::SqnFile::decode(files.bytes(adf, &[sysmo::EF_USIM_SQN], "EF.USIM_SQN")?)
         .map_err(text)?;
+    let sqn_flag2 = sqn.flag2;
+    let policy = sysmo::SqnFile {
+        flag2: sysmo::SQN_FLAG2_STANDARD,
+        ..sqn
+    }
+    .policy()
+    .map_err(text)?;
     Ok(RawKeys {
         k: key.k,
         op_or_opc: key.op_or_opc,
@@ -121,13 +139,14 @@ fn sja_keys(files: Files<'_>) -> Result<RawKeys, String> {
         res_4_bytes: key.res_4_bytes,
         constants,
         policy,
+        sqn_flag2,
     })
 }
 
 /// SJS1: 7FCC/EF.AUTH and EF.MLNGC, DF.GSM/Ki and OPc, and the USIM's SQNC.
 fn sjs1_keys(files: Files<'_>) -> Result<RawKeys, String> {
     let algorithms = files.bytes(
-        false,
+        Under::Mf,
         &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_AUTH],
         "EF.AUTH",
     )?;
@@ -135,13 +154,13 @@ fn sjs1_keys(files: Files<'_>) -> Result<RawKeys, String> {
         return Err("EF.AUTH: the 3G algorithm is not Milenage (01)".into());
     }
     let constants = sysmo::decode_sjs1_mlngc(files.bytes(
-        false,
+        Under::Mf,
         &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_MLNGC],
         "EF.MLNGC",
     )?)
     .map_err(text)?;
-    let ki = files.bytes(false, &[sysmo::DF_GSM, sysmo::SJS1_EF_KI], "Ki")?;
-    let opc = files.bytes(false, &[sysmo::DF_GSM, sysmo::SJS1_EF_OPC], "OPc")?;
+    let ki = files.bytes(Under::Mf, &[sysmo::DF_GSM, sysmo::SJS1_EF_KI], "Ki")?;
+    let opc = files.bytes(Under::Mf, &[sysmo::DF_GSM, sysmo::SJS1_EF_OPC], "OPc")?;
     let (Ok(k), Some(Ok(op_or_opc))) = (
         <[u8; 16]>::try_from(ki.get(..16).unwrap_or_default()),
         opc.get(1..17).map(<[u8; 16]>::try_from),
@@ -149,7 +168,8 @@ fn sjs1_keys(files: Files<'_>) -> Result<RawKeys, String> {
         return Err("Ki or OPc file too short".into());
     };
     let use_opc = opc.first() == Some(&sysmo::SJS1_OPC_FLAG);
-    let policy = sysmo::sjs1_sqnc_policy(files.bytes(true, &[sysmo::SJS1_EF_SQNC], "SQNC")?)
+    let usim = Under::Adf(App::Usim);
+    let policy = sysmo::sjs1_sqnc_policy(files.bytes(usim, &[sysmo::SJS1_EF_SQNC], "SQNC")?)
         .map_err(text)?;
     Ok(RawKeys {
         k,
@@ -158,10 +178,11 @@ fn sjs1_keys(files: Files<'_>) -> Result<RawKeys, String> {
         res_4_bytes: false,
         constants,
         policy,
+        sqn_flag2: sysmo::SQN_FLAG2_STANDARD,
     })
 }
 
-/// Where the freshness array lives: (in ADF.USIM, FID, offset of the array).
+/// Where the freshness array lives: (FID in the application's ADF, offset of the array).
 pub(crate) fn sqn_array_file(layout: Layout) -> Option<(u16, usize)> {
     match layout.sysmo_model()? {
         Model::Sja2 | Model::Sja5 => Some((sysmo::EF_USIM_SQN, 14)),
@@ -169,15 +190,16 @@ pub(crate) fn sqn_array_file(layout: Layout) -> Option<(u16, usize)> {
     }
 }
 
-/// The freshness array as the layout's SQN file holds it, written over `slots` (each entry
-/// the SQN with IND in its low bits, kept as SEQ).
+/// The freshness array as the application's SQN file holds it, written over `slots` (each
+/// entry the SQN with IND in its low bits, kept as SEQ).
 pub(crate) fn read_sqn_array(
     layout: Layout,
     files: Files<'_>,
+    app: App,
     slots: &mut [u64; IND_SLOTS],
 ) -> Result<(), String> {
     if let Some((fid, offset)) = sqn_array_file(layout) {
-        let bytes = files.bytes(true, &[fid], "SQN array")?;
+        let bytes = files.bytes(Under::Adf(app), &[fid], "SQN array")?;
         let entries = sysmo::decode_sqn_array(bytes.get(offset..).unwrap_or_default());
         for (slot, entry) in slots.iter_mut().zip(&entries) {
             *slot = entry >> gbau_core::sqn::IND_BITS;
@@ -186,18 +208,19 @@ pub(crate) fn read_sqn_array(
     Ok(())
 }
 
-/// Sysmo layouts: after the SQN array changed, the card's SQN file shows it (each entry
-/// the last SQN accepted in its IND slot, as gbau reads the file **[to confirm]**).
+/// Sysmo layouts: after the SQN array changed, the application's SQN file shows it (each
+/// entry the last SQN accepted in its IND slot, as gbau reads the file **[to confirm]**).
 pub(crate) fn mirror_sqn(
     layout: Layout,
     tree: &FileTree,
     contents: &mut [Vec<u8>],
+    app: App,
     sqn: &SqnArray,
 ) {
     let Some((fid, offset)) = sqn_array_file(layout) else {
         return;
     };
-    let Some(index) = file_at(tree, true, &[fid]) else {
+    let Some(index) = file_at(tree, Under::Adf(app), &[fid]) else {
         return;
     };
     let entries: Vec<u64> = sqn
@@ -218,18 +241,35 @@ pub(crate) fn mirror_sqn(
     }
 }
 
+/// SJA2/SJA5: the index of the application's EF.USIM_SQN when its flag1 asks to skip the
+/// next SQN check (b7, set as delivered: the factory `d5`).
+pub(crate) fn pending_skip(layout: Layout, files: Files<'_>, app: App) -> Option<usize> {
+    if !matches!(layout, Layout::Sja2 | Layout::Sja5) {
+        return None;
+    }
+    let index = file_at(files.tree, Under::Adf(app), &[sysmo::EF_USIM_SQN])?;
+    let flag1 = files.contents.get(index)?.first()?;
+    (flag1 & sysmo::SQN_SKIP_NEXT_CHECK != 0).then_some(index)
+}
+
+/// SJS1: the index of ADF.USIM's authentication counter (00FE).
+pub(crate) fn auth_counter(layout: Layout, tree: &FileTree) -> Option<usize> {
+    if layout != Layout::Sjs1 {
+        return None;
+    }
+    file_at(tree, Under::Adf(App::Usim), &[sysmo::SJS1_EF_AUTH_COUNTER])
+}
+
 /// What writing a file does to the card's own state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Written {
-    /// A key, algorithm or SQN-policy file: the keys are read again.
-    Keys,
+    /// A key, algorithm or SQN-policy file: the application's keys are read again.
+    Keys(App),
     /// The SQN file with the freshness array: the keys and the array are read again.
-    SqnArray,
-    /// EF.GBA_SK: clearing it forgets the bootstrapped key.
-    GbaKey,
-    /// EF.GBA_REC_LIST or EF.GBA_INT_KEY: clearing them forgets the NAF keys.
-    NafKeys,
-    /// Any other file: nothing more.
+    SqnArray(App),
+    /// A file shared by the applications (EF.MILENAGE_CFG): every application's keys.
+    AllKeys,
+    /// Any other file: nothing more. (The SJA2/SJA5 GBA files AF31–AF33 cannot be written.)
     Nothing,
 }
 
@@ -238,18 +278,20 @@ pub(crate) fn written(layout: Layout, tree: &FileTree, index: usize) -> Written 
     if layout.sysmo_model().is_none() {
         return Written::Nothing;
     }
-    let parent = tree.nodes[index].parent.map(|p| tree.nodes[p].fid);
-    let in_usim = tree.nodes[index].parent == tree.adf(App::Usim);
-    match (tree.nodes[index].fid, parent) {
-        (sysmo::EF_USIM_AUTH_KEY, _) if in_usim => Written::Keys,
-        (sysmo::EF_MILENAGE_CFG, Some(sysmo::DF_SYSTEM)) => Written::Keys,
-        (sysmo::SJS1_EF_AUTH | sysmo::SJS1_EF_MLNGC, Some(sysmo::SJS1_DF_PROPRIETARY))
-        | (sysmo::SJS1_EF_KI | sysmo::SJS1_EF_OPC, Some(sysmo::DF_GSM)) => Written::Keys,
-        (sysmo::SJS1_EF_SQNC, _) if in_usim => Written::Keys,
-        (sysmo::EF_USIM_SQN | sysmo::SJS1_EF_SQNA, _) if in_usim => Written::SqnArray,
-        // Clearing the GBA files forgets the bootstrapped key and the NAF keys.
-        (sysmo::EF_GBA_SK, _) if in_usim => Written::GbaKey,
-        (sysmo::EF_GBA_REC_LIST | sysmo::EF_GBA_INT_KEY, _) if in_usim => Written::NafKeys,
+    let parent = tree.nodes[index].parent;
+    let parent_fid = parent.map(|p| tree.nodes[p].fid);
+    let app = [App::Usim, App::Isim]
+        .into_iter()
+        .find(|a| parent.is_some() && parent == tree.adf(*a));
+    match (tree.nodes[index].fid, parent_fid, app) {
+        (sysmo::EF_USIM_AUTH_KEY, _, Some(app)) => Written::Keys(app),
+        (sysmo::EF_MILENAGE_CFG, Some(sysmo::DF_SYSTEM), _) => Written::AllKeys,
+        (sysmo::SJS1_EF_AUTH | sysmo::SJS1_EF_MLNGC, Some(sysmo::SJS1_DF_PROPRIETARY), _)
+        | (sysmo::SJS1_EF_KI | sysmo::SJS1_EF_OPC, Some(sysmo::DF_GSM), _) => {
+            Written::Keys(App::Usim)
+        }
+        (sysmo::SJS1_EF_SQNC, _, Some(App::Usim)) => Written::Keys(App::Usim),
+        (sysmo::EF_USIM_SQN | sysmo::SJS1_EF_SQNA, _, Some(app)) => Written::SqnArray(app),
         _ => Written::Nothing,
     }
 }
@@ -258,9 +300,11 @@ pub(crate) fn written(layout: Layout, tree: &FileTree, index: usize) -> Written 
 /// by state-file path: logs then show the length of what is read or written, not the bytes.
 #[must_use]
 pub(crate) fn holds_keys(path: &str) -> bool {
-    const KEY_FILES: [&str; 8] = [
+    const KEY_FILES: [&str; 10] = [
         "USIM/EF_USIM_AUTH_KEY",
         "USIM/EF_USIM_AUTH_KEY_2G",
+        "ISIM/EF_ISIM_AUTH_KEY",
+        "ISIM/EF_ISIM_AUTH_KEY_2G",
         "USIM/EF_GBA_SK",
         "USIM/EF_GBA_INT_KEY",
         "MF/DF_SYSTEM/EF_MILENAGE_CFG",

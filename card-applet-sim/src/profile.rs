@@ -9,6 +9,10 @@ use gbau_core::identity::{Imsi, MncLength};
 use gbau_core::milenage::{opc_from_op, MilenageConstants};
 use gbau_core::secret::{Op, Opc, K};
 use gbau_core::sqn::{SqnPolicy, DEFAULT_DELTA};
+
+/// Length of the flags and limits that open EF.USIM_SQN (flag1, flag2, delta_max,
+/// age_limit); the freshness array follows.
+pub const SQN_FILE_HEADER_LEN: usize = 14;
 use serde::Deserialize;
 
 mod usim_files;
@@ -60,14 +64,16 @@ pub enum Layout {
     /// gbau's own: the standard files, keys from the profile.
     #[default]
     Standard,
-    /// A sysmoISIM-SJA2: its ATR, and its proprietary key, SQN and GBA files
-    /// (`gbau_core::sysmo`), from which the card then takes its keys, so the SJA2
+    /// A sysmoISIM-SJA2 as pySim's dump of a real one shows it: its ATR, its proprietary
+    /// key, SQN and GBA files (`gbau_core::sysmo`), from which the card then takes its keys,
+    /// DF.GSM, an ICCID nobody may update, and the sizes of its standard files; so the SJA2
     /// personalization scripts can be run and read back against it.
     Sja2,
-    /// The same for a sysmoISIM-SJA5.
+    /// The same for a sysmoISIM-SJA5 (its ATR, AF20 of 67 bytes, its EF_AD values).
     Sja5,
-    /// A sysmoUSIM-SJS1: its ATR, the 7FCC and DF.GSM key files and the USIM's SQN files;
-    /// no ISIM and no GBA context, so the MT uses GBA_ME with it.
+    /// A sysmoUSIM-SJS1: its ATR, the 7FCC and DF.GSM key files, the USIM's SQN files and
+    /// authentication counter, EF_IMSI and EF_AD linked to DF.GSM's; no ISIM, no GBA files
+    /// and no GBA context, so the MT uses GBA_ME with it.
     Sjs1,
 }
 
@@ -184,6 +190,10 @@ struct SqnFile {
     delta: Option<u64>,
     #[serde(default)]
     age_limit: Option<u64>,
+    /// SJA2/SJA5: the first 14 bytes of EF.USIM_SQN (AF30, USIM and ISIM) as the card
+    /// starts, in hex; the card's checks then follow it, not `delta`/`age_limit`.
+    #[serde(default)]
+    file_header: Option<String>,
 }
 
 fn default_delta() -> Option<u64> {
@@ -195,6 +205,7 @@ impl Default for SqnFile {
         Self {
             delta: default_delta(),
             age_limit: None,
+            file_header: None,
         }
     }
 }
@@ -341,6 +352,9 @@ pub struct Profile {
     pub services: Vec<u16>,
     pub ust_size: usize,
     pub sqn_policy: SqnPolicy,
+    /// SJA2/SJA5: the flags and limits EF.USIM_SQN starts with (the factory `d5 03 …`),
+    /// when the profile gives them; else the file is made from `sqn_policy`.
+    pub sqn_file_header: Option<[u8; SQN_FILE_HEADER_LEN]>,
     pub gba: GbaFiles,
     pub usim_aid: Vec<u8>,
     pub isim: Option<IsimProfile>,
@@ -424,6 +438,7 @@ impl Profile {
             f.usim_aid.as_deref().unwrap_or(DEFAULT_USIM_AID),
             ef::USIM_AID_PREFIX,
         )?;
+        let (sqn_policy, sqn_file_header) = sqn_settings(&f)?;
         let local_keys = wants_local_keys(&f.services, &f.gba.naf_key_centers);
         let isim = f.isim.map(|i| isim_profile(i, local_keys)).transpose()?;
         let usim_files = usim_files::resolve(&f.usim_files, &imsi, mnc_length)?;
@@ -440,10 +455,8 @@ impl Profile {
             adm1,
             services: f.services,
             ust_size: f.ust_size,
-            sqn_policy: SqnPolicy {
-                delta: f.sqn.delta,
-                age_limit: f.sqn.age_limit,
-            },
+            sqn_policy,
+            sqn_file_header,
             gba: GbaFiles {
                 naf_key_centers: f.gba.naf_key_centers,
                 gbabp_size: f.gba.gbabp_size,
@@ -550,6 +563,39 @@ fn check_files(f: &ProfileFile) -> Result<(), ProfileError> {
     Ok(())
 }
 
+/// The SQN policy, and the EF.USIM_SQN header of a SJA2/SJA5 if the profile gives one (its
+/// flag1 then sets the policy; any flag2 is taken, the card emulates it).
+fn sqn_settings(
+    f: &ProfileFile,
+) -> Result<(SqnPolicy, Option<[u8; SQN_FILE_HEADER_LEN]>), ProfileError> {
+    const NAME: &str = "sqn.file_header";
+    let policy = SqnPolicy {
+        delta: f.sqn.delta,
+        age_limit: f.sqn.age_limit,
+    };
+    let Some(text) = &f.sqn.file_header else {
+        return Ok((policy, None));
+    };
+    if !matches!(f.layout, Layout::Sja2 | Layout::Sja5) {
+        return Err(field(
+            NAME,
+            "only the sja2 and sja5 layouts have EF.USIM_SQN",
+        ));
+    }
+    let header: [u8; SQN_FILE_HEADER_LEN] =
+        hexutil::parse_fixed(text).map_err(|e| field(NAME, e))?;
+    let mut bytes = header.to_vec();
+    bytes.resize(gbau_core::sysmo::USIM_SQN_SIZE, 0);
+    let file = gbau_core::sysmo::SqnFile::decode(&bytes).map_err(|e| field(NAME, e))?;
+    let policy = gbau_core::sysmo::SqnFile {
+        flag2: gbau_core::sysmo::SQN_FLAG2_STANDARD,
+        ..file
+    }
+    .policy()
+    .map_err(|e| field(NAME, e))?;
+    Ok((policy, Some(header)))
+}
+
 /// The sysmocom layouts are T=0 cards, and the SJS1 has no ISIM.
 fn check_layout(f: &ProfileFile) -> Result<(), ProfileError> {
     if f.layout != Layout::Standard && f.protocol != Protocol::T0 {
@@ -560,6 +606,20 @@ fn check_layout(f: &ProfileFile) -> Result<(), ProfileError> {
     }
     if f.layout == Layout::Sjs1 && f.isim.is_some() {
         return Err(field("isim", "the sysmoUSIM-SJS1 layout has no ISIM"));
+    }
+    if matches!(f.layout, Layout::Sja2 | Layout::Sja5) {
+        // The card's EF_NAFKCA: 2 records of 32 bytes (pySim dumps).
+        let kcs = &f.gba.naf_key_centers;
+        if kcs.len() > 2
+            || kcs
+                .iter()
+                .any(|kc| ef::encode_tagged_text("EF_NAFKCA", kc, 32).is_err())
+        {
+            return Err(field(
+                "gba.naf_key_centers",
+                "the SJA2/SJA5 EF_NAFKCA holds 2 records of 32 bytes",
+            ));
+        }
     }
     Ok(())
 }

@@ -112,8 +112,11 @@ pub(crate) fn to_file(card: &Card) -> StateFile {
         .nodes
         .iter()
         .enumerate()
-        // EF.ARR describes the card's rules, which come from the code: never kept.
-        .filter(|(i, n)| matches!(n.kind, NodeKind::Ef { .. }) && !tree.is_arr(*i))
+        // EF.ARR describes the card's rules, which come from the code: never kept. A linked
+        // EF's contents are kept under the EF it shows.
+        .filter(|(i, n)| {
+            matches!(n.kind, NodeKind::Ef { .. }) && !tree.is_arr(*i) && tree.storage(*i) == *i
+        })
         .map(|(i, n)| (n.path.clone(), hex::encode(&p.files[i])))
         .collect();
     let pins = p
@@ -227,8 +230,8 @@ pub(crate) fn from_file(
                 "no such file in the profile's card",
             )
         })?;
-        if tree.is_arr(i) {
-            continue; // described by the code, not the state: the fresh records stand
+        if tree.is_arr(i) || tree.storage(i) != i {
+            continue; // described by the code, or kept under the linked EF: fresh stands
         }
         let bytes = hex_any(&format!("files.{path}"), content)?;
         if bytes.len() != files[i].len() {

@@ -133,11 +133,11 @@ fn corrupt_or_foreign_state_is_an_error_naming_the_file() {
     std::fs::remove_file(&state).unwrap();
     drop(SoftCard::open(profile(), &state).unwrap());
     let other =
-        Profile::from_yaml(&profile_text().replace("8988211000000000001", "8988211000000000002"))
+        Profile::from_yaml(&profile_text().replace("8988211000000000003", "8988211000000000002"))
             .unwrap();
     let e = SoftCard::open(other, &state).unwrap_err().to_string();
     assert!(
-        e.contains(&state.display().to_string()) && e.contains("8988211000000000001"),
+        e.contains(&state.display().to_string()) && e.contains("8988211000000000003"),
         "{e}"
     );
 

@@ -32,13 +32,16 @@ fn card_from(text: &str) -> SoftCard {
     SoftCard::in_memory(Profile::from_yaml(text).unwrap()).unwrap()
 }
 
-/// The layouts whose file systems are checked: standard, SJA2 (test set 1 and factory), SJS1.
+/// The layouts whose file systems are checked: standard, SJA2 and SJA5 (test set 1 and
+/// factory), SJS1.
 fn layouts() -> Vec<(&'static str, String)> {
     let test_set_1 = profile_text("test-set-1.yaml");
     vec![
         ("standard", test_set_1.clone()),
         ("sja2 (test set 1)", format!("{test_set_1}\nlayout: sja2\n")),
         ("sja2 factory", profile_text("sja2-factory.yaml")),
+        ("sja5 (test set 1)", format!("{test_set_1}\nlayout: sja5\n")),
+        ("sja5 factory", profile_text("sja5-factory.yaml")),
         ("sjs1 factory", profile_text("sjs1-factory.yaml")),
     ]
 }
@@ -108,10 +111,20 @@ fn fcp_value(fcp: &[u8], tag: u32) -> Option<Vec<u8>> {
 }
 
 /// Follow a node's tag '8B' as a terminal does: from the DF that holds the node (the MF
-/// for MF and ADFs), SELECT the EF.ARR FID, READ RECORD the number, decode.
+/// for MF and ADFs), SELECT the EF.ARR FID, READ RECORD the number, decode. A node whose
+/// FCP states its rules in compact form ('8C', the sysmo proprietary EFs) has them there.
 fn rules_of(card: &mut SoftCard, tree: &FileTree, index: usize) -> Vec<Rule> {
     let node = &tree.nodes[index];
     let fcp = select(card, tree, index);
+    if let Some(compact) = fcp_value(&fcp, 0x8C) {
+        assert!(
+            fcp_value(&fcp, 0x8B).is_none(),
+            "{}: '8B' and '8C'",
+            node.path
+        );
+        return gbau_card::fs::compact::decode(&compact)
+            .unwrap_or_else(|e| panic!("{}: {e}", node.path));
+    }
     let reference = fcp_value(&fcp, 0x8B).unwrap_or_else(|| panic!("{}: no '8B'", node.path));
     let [hi, lo, record] = reference[..] else {
         panic!("{}: '8B' is {}", node.path, to_hex(&reference));
@@ -229,7 +242,8 @@ fn arr_records_say_what_the_card_enforces_for_read_and_update() {
                         .unwrap_or_else(|| panic!("{}: no rule for {m:?}", node.path))
                         .allows(&satisfied)
                 });
-                let does = try_read_update(&mut card, &tree, i, &contents[i]);
+                let now = &contents[tree.storage(i)];
+                let does = try_read_update(&mut card, &tree, i, now);
                 assert_eq!(
                     says, does,
                     "{layout}, {state}: {} [READ, UPDATE] per EF.ARR vs the card",

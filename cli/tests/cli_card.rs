@@ -65,7 +65,7 @@ fn fails(out: &Output, code: i32, needle: &str) {
 fn info_decodes_the_card() {
     let sim = Sim::new();
     let j = sim.json(&["info", "--json"]);
-    assert_eq!(j["iccid"], "8988211000000000001");
+    assert_eq!(j["iccid"], "8988211000000000003");
     assert_eq!(j["imsi"], "001010000000001");
     assert_eq!(
         j["impi"],

@@ -59,6 +59,18 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The ATR of the card in pySim's dump of this model (`tests/card_sanitizer`).
+    #[must_use]
+    pub fn dump_atr(self) -> &'static str {
+        match self {
+            Self::Sja2 => SJA2_ATRS[0],
+            Self::Sja5 => SJA5_ATRS[1],
+            Self::Sjs1 => SJS1_ATRS[0],
+        }
+    }
+}
+
 /// ATRs of sysmoISIM-SJA2 (the third is sold as sysmoTSIM).
 pub const SJA2_ATRS: [&str; 3] = [
     "3B9F96801F878031E073FE211B674A4C753034054BA9",
@@ -121,6 +133,14 @@ pub const EF_GBA_REC_LIST: u16 = 0xAF32;
 pub const EF_GBA_INT_KEY: u16 = 0xAF33;
 /// Record length of EF.GBA_INT_KEY.
 pub const GBA_INT_KEY_RECORD_LEN: usize = 32;
+/// Size of EF.GBA_SK in pySim's SJA2 and SJA5 dumps (FCP '80' = 0021).
+pub const GBA_SK_SIZE: usize = 33;
+/// Size of EF.GBA_REC_LIST in the same dumps ('80' = 00C8).
+pub const GBA_REC_LIST_SIZE: usize = 200;
+/// Records of EF.GBA_INT_KEY in the same dumps ('82' = 42 21 0020 01).
+pub const GBA_INT_KEY_RECORDS: usize = 1;
+/// Size of EF.USIM_AUTH_KEY on the SJA5: 33 bytes, then 34 bytes 'FF' (pySim dump).
+pub const SJA5_AUTH_KEY_SIZE: usize = 67;
 /// MF: DF.SYSTEM.
 pub const DF_SYSTEM: u16 = 0xA515;
 /// DF.SYSTEM: EF.MILENAGE_CFG, r1..r5 then c1..c5. pySim places it at 3F00/A515/6F21;
@@ -430,6 +450,14 @@ pub const SJS1_EF_OPC: u16 = 0x00F7;
 pub const SJS1_EF_SQNC: u16 = 0x00FB;
 /// ADF.USIM: SQN array, 6 bytes per IND slot.
 pub const SJS1_EF_SQNA: u16 = 0x00FA;
+/// ADF.USIM: the SJS1's authentication counter, 4 bytes big-endian: FFFFFFFF disabled (as
+/// delivered; sysmo-usim-tool's reset writes it), 00000000 locked, else the authentications
+/// left (sysmo-usim-tool `sysmo_usim_sjs1.py`).
+pub const SJS1_EF_AUTH_COUNTER: u16 = 0x00FE;
+/// Authentication counter: counting disabled, as delivered (sysmo-usim-tool `-S`).
+pub const SJS1_AC_DISABLED: u32 = 0xFFFF_FFFF;
+/// Authentication counter: locked, no AUTHENTICATE left (sysmo-usim-tool).
+pub const SJS1_AC_LOCKED: u32 = 0;
 /// EF.AUTH algorithm code: Milenage.
 pub const SJS1_ALGO_MILENAGE: u8 = 0x01;
 /// EF.OPC flag byte: OPc follows.

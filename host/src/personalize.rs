@@ -4,15 +4,18 @@
 //! tries shown and the last one never spent, the scripts, a read-back of everything written,
 //! and an AUTHENTICATE that proves the card's keys are the profile's.
 
+mod access;
 mod files;
 mod model;
 mod report;
 mod steps;
 mod variables;
 
-pub use model::{CardTables, FileShape, Options, PersonalizeError, Target, SCRIPTS};
+pub use model::{
+    CardTables, FileShape, Options, PersonalizeError, Target, ADM1_MAX_TRIES, SCRIPTS,
+};
 pub use report::{Report, StepReport};
-pub use variables::variables;
+pub use variables::{luhn_ok, variables, with_mnc_length};
 
 use std::collections::BTreeMap;
 
@@ -23,7 +26,10 @@ use gbau_core::sysmo::{self, AtrMatch};
 use crate::session::{LockedUsim, Session};
 
 use files::{assumed_shapes, probe_files, with_isim};
-use steps::{adm_block, adm_tries, execute, key_check, plan, read_tables, step_report};
+use steps::{
+    adm_block, adm_tries, check_writable, execute, guard_pin1, key_check, plan, read_iccid,
+    read_tables, sjs1_auth_counter, step_report, sync_gsm_files,
+};
 
 /// Run `gbau personalize`. `session` is `None` for a dry run without a card.
 pub fn run(
@@ -74,6 +80,12 @@ fn run_into(
     let target = opts.target;
     notes(report, profile, target);
     let adm = adm_block(opts, profile, target)?;
+    // For a sysmo card ADM1 comes only from the user: refuse before anything is sent.
+    if opts.write && adm.is_none() {
+        return Err(PersonalizeError::AdmMissing);
+    }
+    // A dry run shows ADM1 masked; without a value the plan carries a placeholder.
+    let adm = adm.unwrap_or([b'0'; 8]);
     let Some(session) = session else {
         return dry_run_without_card(report, profile, target, &adm);
     };
@@ -160,7 +172,7 @@ fn personalize_card(
     adm: &[u8; 8],
     pin: Option<&str>,
 ) -> Result<(), PersonalizeError> {
-    let (target, write, announce) = (opts.target, opts.write, opts.announce_adm_tries);
+    let (target, write) = (opts.target, opts.write);
     let isim = with_isim(profile, target);
     let shapes = probe_files(u, target, isim)?;
     report.files = shapes.values().cloned().collect();
@@ -180,11 +192,12 @@ fn personalize_card(
         return Ok(());
     }
     write_card(
-        u, report, profile, target, &shapes, tables, adm, pin, tries, announce,
+        u, report, profile, target, &shapes, tables, adm, pin, tries, opts,
     )
 }
 
-/// Verify ADM1, write, read back, check the keys, probe the GBA context.
+/// Verify ADM1, check every target file's rules, write, read back, check the keys, probe
+/// the GBA context.
 #[allow(clippy::too_many_arguments)] // the steps of one procedure, named at the call
 fn write_card(
     u: &mut LockedUsim<'_>,
@@ -192,55 +205,30 @@ fn write_card(
     profile: &Profile,
     target: Target,
     shapes: &BTreeMap<&'static str, FileShape>,
-    mut tables: CardTables,
+    tables: CardTables,
     adm: &[u8; 8],
     pin: Option<&str>,
     tries: Option<u8>,
-    announce: Option<fn(Option<u8>)>,
+    opts: &Options,
 ) -> Result<(), PersonalizeError> {
     let isim = with_isim(profile, target);
-    if let Some(n) = tries {
-        if n <= 1 {
-            return Err(PersonalizeError::LastAdmTry(n));
-        }
-    }
-    if let Some(announce) = announce {
-        announce(tries);
-    }
-    // VERIFY ADM1 first (unless this connection has it verified already): then EF_UST and
-    // EF_IST can be read and merged.
-    if tries.is_some() {
-        let (vars, secrets) = variables(profile, target, shapes, &tables, adm)?;
-        let (adm_steps, _, _) = plan(target, isim, &vars, &secrets)?;
-        if let Err(e) = execute(u, &adm_steps, &mut report.steps) {
-            let left = adm_tries(u).ok().flatten();
-            return Err(match left {
-                Some(n) => PersonalizeError::Step(format!(
-                    "wrong ADM1: {n} tries left; nothing was written ({e})"
-                )),
-                None => e,
-            });
-        }
-    }
-    // Cards whose access rules say "PIN1" and not "PIN1 or ADM1" need PIN1 for the
-    // service tables, EF_GBABP and the read-back.
-    u.select_usim()?;
-    if u.pin1_verification_needed()? {
-        if let Some(pin) = pin {
-            u.verify_pin1(pin)?;
-        }
-    }
-    if tables.ust.is_none() || (isim && tables.ist.is_none()) {
-        tables = read_tables(u, isim)?;
-    }
-    if tables.ust.is_none() || (isim && tables.ist.is_none()) {
-        return Err(PersonalizeError::Step(
-            "cannot read the card's service tables (EF_UST/EF_IST) with ADM1: gbau adds the profile's services to the card's and will not overwrite what it cannot read; pass --pin; nothing was written".into(),
-        ));
-    }
+    present_adm(
+        u, report, profile, target, shapes, &tables, adm, tries, opts,
+    )?;
+    let tables = after_adm(u, isim, tables, pin)?;
+    report
+        .notes
+        .extend(check_writable(u, target, isim, shapes)?);
+    before_writing(u, report, profile, target)?;
     let (vars, secrets) = variables(profile, target, shapes, &tables, adm)?;
     let (_, write_steps, read_back) = plan(target, isim, &vars, &secrets)?;
     execute(u, &write_steps, &mut report.steps)?;
+    if target.model().is_some() {
+        let imsi = gbau_core::ef::encode_imsi(&profile.imsi);
+        report
+            .notes
+            .extend(sync_gsm_files(u, &imsi, profile.mnc_length)?);
+    }
     execute(u, &read_back, &mut report.steps)?;
     report.read_back = Some(format!(
         "all {} read-back commands answered as written",
@@ -256,6 +244,103 @@ fn write_card(
             Ok(s) => format!("the card's GBA context: {s}: gbau uses GBA_ME with it"),
             Err(e) => format!("GBA context probe failed: {e}"),
         });
+    }
+    Ok(())
+}
+
+/// ADM1's guard, then VERIFY ADM1 (unless this connection has it verified already): never the
+/// last try, and below the maximum only with --force (a wrong value was presented before).
+#[allow(clippy::too_many_arguments)] // the steps of one procedure, named at the call
+fn present_adm(
+    u: &mut LockedUsim<'_>,
+    report: &mut Report,
+    profile: &Profile,
+    target: Target,
+    shapes: &BTreeMap<&'static str, FileShape>,
+    tables: &CardTables,
+    adm: &[u8; 8],
+    tries: Option<u8>,
+    opts: &Options,
+) -> Result<(), PersonalizeError> {
+    let Some(n) = tries else {
+        if let Some(announce) = opts.announce_adm_tries {
+            announce(None);
+        }
+        return Ok(());
+    };
+    if n <= 1 {
+        return Err(PersonalizeError::LastAdmTry(n));
+    }
+    if target.model().is_some() && n < ADM1_MAX_TRIES && !opts.force {
+        return Err(PersonalizeError::FewerAdmTries { left: n });
+    }
+    if let Some(announce) = opts.announce_adm_tries {
+        announce(tries);
+    }
+    let isim = with_isim(profile, target);
+    let (vars, secrets) = variables(profile, target, shapes, tables, adm)?;
+    let (adm_steps, _, _) = plan(target, isim, &vars, &secrets)?;
+    if let Err(e) = execute(u, &adm_steps, &mut report.steps) {
+        let left = adm_tries(u).ok().flatten();
+        return Err(match left {
+            Some(n) => PersonalizeError::Step(format!(
+                "wrong ADM1: {n} tries left; nothing was written ({e})"
+            )),
+            None => e,
+        });
+    }
+    Ok(())
+}
+
+/// With ADM1 verified: PIN1 when the card's rules want it (never its last try), then the
+/// service tables, which gbau merges and will not overwrite unread.
+fn after_adm(
+    u: &mut LockedUsim<'_>,
+    isim: bool,
+    mut tables: CardTables,
+    pin: Option<&str>,
+) -> Result<CardTables, PersonalizeError> {
+    u.select_usim()?;
+    if u.pin1_verification_needed()? {
+        if let Some(pin) = pin {
+            guard_pin1(u)?;
+            u.verify_pin1(pin)?;
+        }
+    }
+    if tables.ust.is_none() || (isim && tables.ist.is_none()) || tables.ad.is_none() {
+        tables = read_tables(u, isim)?;
+    }
+    if tables.ust.is_none() || (isim && tables.ist.is_none()) {
+        return Err(PersonalizeError::Step(
+            "cannot read the card's service tables (EF_UST/EF_IST) with ADM1: gbau adds the profile's services to the card's and will not overwrite what it cannot read; pass --pin; nothing was written".into(),
+        ));
+    }
+    Ok(tables)
+}
+
+/// What gbau reads and says before writing: the ICCID it leaves alone on SJA2/SJA5, the
+/// SJS1's authentication counter.
+fn before_writing(
+    u: &mut LockedUsim<'_>,
+    report: &mut Report,
+    profile: &Profile,
+    target: Target,
+) -> Result<(), PersonalizeError> {
+    if matches!(target, Target::Sja2 | Target::Sja5) {
+        let have = read_iccid(u)?;
+        let want = gbau_core::ef::encode_iccid(&profile.iccid).ok();
+        report.notes.push(match (have, want) {
+            (Some(h), Some(w)) if h == w => "EF_ICCID: the card's equals the profile's".into(),
+            (Some(h), _) => format!(
+                "EF_ICCID is left as the card has it ({}), not the profile's {}: sysmocom ties the ICCID to the card OS licence and these cards never allow updating it (pySim)",
+                gbau_core::ef::decode_swapped_bcd(&h),
+                profile.iccid
+            ),
+            (None, _) => "EF_ICCID could not be read; it is never written on this card".into(),
+        });
+    }
+    if target == Target::Sjs1 {
+        report.notes.push(sjs1_auth_counter(u)?);
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! AUTHENTICATE (TS 31.102 §7.1.2, TS 31.103 §7.1.2) and its security contexts: 3G, GSM,
 //! GBA bootstrapping (TS 33.220 Annex G.2) and GBA NAF derivation (TS 33.220 Annex G.3).
 
-use gbau_core::aka::{build_auts, verify_autn, Autn, AutnKind, Rand};
+use gbau_core::aka::{Autn, AutnKind, Rand};
 use gbau_core::ef::{self, GbaBootstrapParams, GbaNafEntry};
 use gbau_core::identity::{BTid, Impi, NafId};
 use gbau_core::kdf::{ks_ext_naf, ks_int_naf};
@@ -9,10 +9,9 @@ use gbau_core::milenage::{c2_sres, c3_kc};
 use gbau_core::secret::Ks;
 use gbau_core::tlv::write_lv;
 use gbau_core::{ResponseApdu, StatusWord};
-use tracing::debug;
 
 use super::{Card, GbaBootstrap, NafKey};
-use crate::command::{AuthContext, GbaMode, TAG_AUTH_SUCCESS, TAG_SYNC_FAILURE};
+use crate::command::{AuthContext, GbaMode, TAG_AUTH_SUCCESS};
 use crate::fs::{Access, App, NodeKind, Structure};
 
 /// IST service of the ISIM that enables the GBA context: GBA is ISIM service 2 (TS 31.103
@@ -56,9 +55,10 @@ impl Card {
         if !self.granted(Access::Pin1) {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
-        if self.key_problem.is_some() {
+        if self.app_keys(app).problem.is_some() {
             return Err(StatusWord::ConditionsOfUseNotSatisfied);
         }
+        self.count_authentication()?;
         match ctx {
             AuthContext::Gsm { rand } => {
                 if app != App::Usim || !self.service_on(App::Usim, ef::SERVICE_GSM_ACCESS) {
@@ -85,38 +85,11 @@ impl Card {
 
     // TS 31.102 §7.1.2.2, GSM security context
     fn auth_gsm(&self, rand: &[u8; 16]) -> Result<ResponseApdu, StatusWord> {
-        let out = self.milenage.f2345(rand);
+        let out = self.app_keys(App::Usim).milenage.f2345(rand);
         let mut data = Vec::with_capacity(14);
         lv(&c2_sres(&out.res), &mut data)?;
         lv(c3_kc(&out.ck, &out.ik).expose(), &mut data)?;
         Self::ok(data)
-    }
-
-    /// Verify AUTN (MAC first: '9862'), check AMF policy, then SQN freshness. On a stale SQN
-    /// the answer is `DC 0E AUTS` and nothing changes; on success the SQN is recorded.
-    fn verify_challenge(
-        &mut self,
-        rand: &Rand,
-        autn: &Autn,
-        kind: AutnKind,
-    ) -> Result<Result<gbau_core::aka::VerifiedChallenge, ResponseApdu>, StatusWord> {
-        let v = verify_autn(&self.milenage, rand, autn, kind)
-            .map_err(|_| StatusWord::AuthenticationErrorIncorrectMac)?;
-        if !self.profile.amf_allowed.is_empty() && !self.profile.amf_allowed.contains(&v.amf.0) {
-            debug!(amf = %hex::encode(v.amf.0), "AMF not allowed by the profile");
-            return Err(StatusWord::AuthenticationErrorIncorrectMac);
-        }
-        if let Err(e) = self.state.sqn.check(v.sqn) {
-            debug!(reason = %e, "synchronisation failure");
-            let auts = build_auts(&self.milenage, rand, self.state.sqn.sqn_ms());
-            let mut data = vec![TAG_SYNC_FAILURE];
-            lv(&auts.0, &mut data)?;
-            return Ok(Err(ResponseApdu::new(data, StatusWord::Ok)));
-        }
-        self.state.sqn.accept(v.sqn);
-        self.mirror_sqn();
-        self.dirty = true;
-        Ok(Ok(v))
     }
 
     // TS 31.102 §7.1.2.1, 3G security context
@@ -126,12 +99,12 @@ impl Card {
         rand: &Rand,
         autn: &Autn,
     ) -> Result<ResponseApdu, StatusWord> {
-        let v = match self.verify_challenge(rand, autn, AutnKind::Plain)? {
+        let v = match self.verify_challenge(app, rand, autn, AutnKind::Plain)? {
             Ok(v) => v,
             Err(sync_failure) => return Ok(sync_failure),
         };
         let mut data = vec![TAG_AUTH_SUCCESS];
-        lv(self.res_bytes(&v), &mut data)?;
+        lv(self.res_bytes(app, &v), &mut data)?;
         lv(v.ck.expose(), &mut data)?;
         lv(v.ik.expose(), &mut data)?;
         if app == App::Usim && self.service_on(App::Usim, ef::SERVICE_GSM_ACCESS) {
@@ -148,7 +121,7 @@ impl Card {
         rand: &Rand,
         autn: &Autn,
     ) -> Result<ResponseApdu, StatusWord> {
-        let v = match self.verify_challenge(rand, autn, AutnKind::GbaU)? {
+        let v = match self.verify_challenge(app, rand, autn, AutnKind::GbaU)? {
             Ok(v) => v,
             Err(sync_failure) => return Ok(sync_failure),
         };
@@ -170,7 +143,8 @@ impl Card {
             ef::encode_gbabp(&params, size).map_err(|_| StatusWord::MemoryProblem)?;
         // TS 33.220 §5.3.2: RES leaves the card with its least significant bit flipped.
         let res = AutnKind::GbaU.res(
-            &gbau_core::aka::Res::new(self.res_bytes(&v)).ok_or(StatusWord::NoPreciseDiagnosis)?,
+            &gbau_core::aka::Res::new(self.res_bytes(app, &v))
+                .ok_or(StatusWord::NoPreciseDiagnosis)?,
         );
         let mut data = vec![TAG_AUTH_SUCCESS];
         lv(res.as_bytes(), &mut data)?;
@@ -178,9 +152,9 @@ impl Card {
     }
 
     /// RES as the card sends it: 4 bytes when a sysmo layout's key file says so.
-    fn res_bytes<'v>(&self, v: &'v gbau_core::aka::VerifiedChallenge) -> &'v [u8] {
+    fn res_bytes<'v>(&self, app: App, v: &'v gbau_core::aka::VerifiedChallenge) -> &'v [u8] {
         let res = v.res.as_bytes();
-        if self.res_4_bytes {
+        if self.app_keys(app).res_4_bytes {
             &res[..res.len().min(4)]
         } else {
             res
@@ -299,6 +273,6 @@ impl Card {
     }
 }
 
-fn lv(value: &[u8], out: &mut Vec<u8>) -> Result<(), StatusWord> {
+pub(super) fn lv(value: &[u8], out: &mut Vec<u8>) -> Result<(), StatusWord> {
     write_lv(value, out).map_err(|_| StatusWord::NoPreciseDiagnosis)
 }

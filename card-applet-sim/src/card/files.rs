@@ -1,5 +1,6 @@
 //! The file commands: SELECT and STATUS (TS 102 221 §11.1.1–11.1.2), READ/UPDATE BINARY
-//! and READ/UPDATE RECORD (TS 102 221 §11.1.3–11.1.6), over the card's file tree.
+//! and READ/UPDATE RECORD (TS 102 221 §11.1.3–11.1.6), over the card's file tree (a linked
+//! EF reads and writes the contents of the EF it is linked to).
 
 use gbau_core::ef;
 use gbau_core::{ResponseApdu, StatusWord};
@@ -167,7 +168,7 @@ impl Card {
             return Err(StatusWord::WrongParameters);
         }
         let end = size.min(offset + ne);
-        Self::ok(self.state.files[ef][offset..end].to_vec())
+        Self::ok(self.state.files[self.tree.storage(ef)][offset..end].to_vec())
     }
 
     // TS 102 221 §11.1.4, UPDATE BINARY
@@ -191,7 +192,8 @@ impl Card {
         if offset + data.len() > size {
             return Err(StatusWord::WrongLength);
         }
-        self.state.files[ef][offset..offset + data.len()].copy_from_slice(data);
+        let at = self.tree.storage(ef);
+        self.state.files[at][offset..offset + data.len()].copy_from_slice(data);
         self.dirty = true;
         self.sysmo_written(ef);
         Self::ok(Vec::new())
@@ -246,7 +248,7 @@ impl Card {
             return Err(StatusWord::SecurityStatusNotSatisfied);
         }
         self.volatile.current_record = Some(n);
-        Self::ok(self.state.files[ef][range].to_vec())
+        Self::ok(self.state.files[self.tree.storage(ef)][range].to_vec())
     }
 
     // TS 102 221 §11.1.6, UPDATE RECORD
@@ -265,7 +267,8 @@ impl Card {
             return Err(StatusWord::WrongLength);
         }
         self.volatile.current_record = Some(n);
-        self.state.files[ef][range].copy_from_slice(data);
+        let at = self.tree.storage(ef);
+        self.state.files[at][range].copy_from_slice(data);
         self.dirty = true;
         self.sysmo_written(ef);
         Self::ok(Vec::new())

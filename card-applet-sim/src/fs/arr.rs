@@ -1,7 +1,8 @@
 //! The card's access rules as EF.ARR records (TS 102 221 §9.2, ISO 7816-4 §9.3; coding in
-//! `gbau_core::arr`): one record per distinct rule of the tree, the same records in every
-//! EF.ARR (MF 2F06, ADF.USIM and ADF.ISIM 6F06), and each node's FCP reference (tag '8B')
-//! to the record that describes what the card enforces for it.
+//! `gbau_core::arr`): each EF.ARR (MF 2F06, ADF.USIM and ADF.ISIM 6F06) holds one record
+//! per distinct rule of the nodes that reference it, in the sysmo cards' record count and
+//! length where they fix them, and each node's FCP reference (tag '8B') names the record
+//! that describes what the card enforces for it.
 
 use std::collections::BTreeSet;
 
@@ -78,46 +79,87 @@ pub fn condition(access: Access) -> Condition {
     }
 }
 
-/// Fill every EF.ARR of the tree with the records of the tree's rules and point every
-/// node's FCP at its record.
-pub(super) fn attach(tree: &mut FileTree, contents: &mut [Vec<u8>]) -> Result<(), EfError> {
-    let rules: Vec<FileRule> = tree
-        .nodes
-        .iter()
-        .map(|n| FileRule::of(&n.kind))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+/// Fill every EF.ARR of the tree with the records of the rules of the nodes that reference
+/// it, and point those nodes' FCPs at their records. Nodes with compact security attributes
+/// ('8C') reference none. `shape` gives an EF.ARR its (records, record length) where the
+/// card fixes them (the sysmo layouts); otherwise it has one record per rule, as long as the
+/// longest.
+pub(super) fn attach(
+    tree: &mut FileTree,
+    contents: &mut [Vec<u8>],
+    shape: impl Fn(&FileTree, usize) -> Option<(usize, usize)>,
+) -> Result<(), EfError> {
+    let holder: Vec<Option<usize>> = (0..tree.nodes.len())
+        .map(|i| {
+            if tree.nodes[i].compact.is_some() {
+                None
+            } else {
+                tree.arr_file(i)
+            }
+        })
         .collect();
+    let arr_files: Vec<usize> = (0..tree.nodes.len()).filter(|i| tree.is_arr(*i)).collect();
+    for a in arr_files {
+        let users: Vec<usize> = (0..tree.nodes.len())
+            .filter(|i| holder[*i] == Some(a))
+            .collect();
+        let rules: Vec<FileRule> = users
+            .iter()
+            .map(|i| FileRule::of(&tree.nodes[*i].kind))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let file = arr_file(&rules, shape(tree, a))?;
+        if let NodeKind::Ef {
+            structure, size, ..
+        } = &mut tree.nodes[a].kind
+        {
+            *structure = Structure::LinearFixed {
+                record_len: file.record_len,
+            };
+            *size = file.bytes.len();
+        }
+        contents[a] = file.bytes;
+        let fid = tree.nodes[a].fid;
+        for i in users {
+            let rule = FileRule::of(&tree.nodes[i].kind);
+            let record = rules.iter().position(|r| *r == rule).map(|p| p + 1);
+            tree.nodes[i].arr = record
+                .and_then(|r| u8::try_from(r).ok())
+                .map(|record| ArrRef { fid, record });
+        }
+    }
+    Ok(())
+}
+
+/// The records of one EF.ARR.
+struct ArrFile {
+    record_len: usize,
+    bytes: Vec<u8>,
+}
+
+/// An EF.ARR holding the records of `rules`, in the card's (records, record length) if it
+/// fixes them (unused records all 'FF').
+fn arr_file(rules: &[FileRule], shape: Option<(usize, usize)>) -> Result<ArrFile, EfError> {
     let records = rules
         .iter()
         .map(|r| arr::encode_record(&r.rules()))
         .collect::<Result<Vec<_>, _>>()?;
-    let record_len = records.iter().map(Vec::len).max().unwrap_or(0);
-    let mut file = Vec::with_capacity(records.len() * record_len);
+    let longest = records.iter().map(Vec::len).max().unwrap_or(0);
+    let (count, record_len) = shape.unwrap_or((records.len(), longest));
+    if records.len() > count {
+        return Err(EfError::TooLong {
+            file: "EF_ARR",
+            len: records.len(),
+            room: count,
+        });
+    }
+    let mut bytes = Vec::with_capacity(count * record_len);
     for r in records {
-        file.extend(ef::pad_ff("EF_ARR", r, record_len)?);
+        bytes.extend(ef::pad_ff("EF_ARR", r, record_len)?);
     }
-    let arr_files: Vec<usize> = (0..tree.nodes.len()).filter(|i| tree.is_arr(*i)).collect();
-    for i in arr_files {
-        if let NodeKind::Ef {
-            structure, size, ..
-        } = &mut tree.nodes[i].kind
-        {
-            *structure = Structure::LinearFixed { record_len };
-            *size = file.len();
-        }
-        contents[i].clone_from(&file);
-    }
-    for i in 0..tree.nodes.len() {
-        let rule = FileRule::of(&tree.nodes[i].kind);
-        let record = rules.iter().position(|r| *r == rule).map(|p| p + 1);
-        let arr = tree.arr_file(i).map(|a| tree.nodes[a].fid);
-        tree.nodes[i].arr = match (arr, record.and_then(|r| u8::try_from(r).ok())) {
-            (Some(fid), Some(record)) => Some(ArrRef { fid, record }),
-            _ => None,
-        };
-    }
-    Ok(())
+    bytes.resize(count * record_len, 0xFF);
+    Ok(ArrFile { record_len, bytes })
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 
 use gbau_core::ef::{self, EfError};
 
+use super::fixed::{GbaSizes, Sizes};
 use super::{
-    Access, App, FileTree, Node, NodeKind, Structure, ADF_ISIM_FID, ADF_USIM_FID,
+    compact, Access, App, FileTree, Node, NodeKind, Structure, ADF_ISIM_FID, ADF_USIM_FID,
     EF_DIR_RECORD_LEN, EF_IMPU_RECORD_LEN, EF_IST_SIZE, EF_KEYS_SIZE, ISIM_URI_FILE_SIZE,
     KSI_NO_KEY, MF_INDEX,
 };
-use crate::profile::{IsimProfile, Profile};
+use crate::profile::{IsimProfile, Layout, Profile};
 
 pub(super) struct Builder {
     nodes: Vec<Node>,
@@ -28,6 +29,8 @@ impl Builder {
                 parent: None,
                 children: Vec::new(),
                 arr: None,
+                compact: None,
+                link: None,
             }],
             contents: vec![Vec::new()],
         }
@@ -59,10 +62,50 @@ impl Builder {
             parent: Some(parent),
             children: Vec::new(),
             arr: None,
+            compact: None,
+            link: None,
         });
         self.nodes[parent].children.push(index);
         self.contents.push(content);
         index
+    }
+
+    /// The EF at `index` states its rules in compact form ('8C'), with the `extra` modes
+    /// granted to ADM1, instead of an EF.ARR reference.
+    pub(super) fn compact(
+        &mut self,
+        index: usize,
+        extra: gbau_core::arr::AccessModes,
+    ) -> Result<(), EfError> {
+        if let NodeKind::Ef { read, update, .. } = self.nodes[index].kind {
+            self.nodes[index].compact = Some(compact::encode("FCP '8C'", read, update, extra)?);
+        }
+        Ok(())
+    }
+
+    /// The child of `parent` with `fid`.
+    pub(super) fn child(&self, parent: usize, fid: u16) -> Option<usize> {
+        self.nodes[parent]
+            .children
+            .iter()
+            .copied()
+            .find(|c| self.nodes[*c].fid == fid)
+    }
+
+    /// The EF at `from` shows the contents of the EF at `to` (its own size and contents go).
+    pub(super) fn link(&mut self, from: usize, to: usize) {
+        let target = self.nodes[to].kind.clone();
+        if let (
+            NodeKind::Ef { size, .. },
+            NodeKind::Ef {
+                size: target_size, ..
+            },
+        ) = (&mut self.nodes[from].kind, target)
+        {
+            *size = target_size;
+        }
+        self.nodes[from].link = Some(to);
+        self.contents[from] = Vec::new();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -118,6 +161,8 @@ impl Builder {
             parent: Some(MF_INDEX),
             children: Vec::new(),
             arr: None,
+            compact: None,
+            link: None,
         });
         self.nodes[MF_INDEX].children.push(index);
         self.contents.push(Vec::new());
@@ -171,7 +216,6 @@ pub(super) fn mf_files(b: &mut Builder, profile: &Profile) -> Result<(), EfError
         Adm1,
         records("EF_DIR", dir, dir_records, EF_DIR_RECORD_LEN)?,
     );
-    let sysmo = profile.layout.sysmo_model().is_some();
     b.ef(
         MF_INDEX,
         ef::EF_ICCID,
@@ -179,8 +223,14 @@ pub(super) fn mf_files(b: &mut Builder, profile: &Profile) -> Result<(), EfError
         Some(0x02),
         Transparent,
         Always,
-        // Programmable cards let the ADM holder write the ICCID.
-        if sysmo { Adm1 } else { Access::Never },
+        // The SJS1 lets the ADM1 holder write the ICCID (its FCP names MF EF.ARR record 4:
+        // UPDATE ADM1); the SJA2/SJA5 never do (record 2: UPDATE never; pySim dumps, and
+        // pySim's "must be kept at its factory setting").
+        if profile.layout == Layout::Sjs1 {
+            Adm1
+        } else {
+            Access::Never
+        },
         ef::encode_iccid(&profile.iccid)?,
     );
     b.ef(
@@ -199,7 +249,11 @@ pub(super) fn mf_files(b: &mut Builder, profile: &Profile) -> Result<(), EfError
 
 /// ADF.USIM with EF_ARR and the EFs gbau had before the other mandatory ones
 /// (`super::mandatory`), the GBA ones aside; the ADF's index.
-pub(super) fn usim_files(b: &mut Builder, profile: &Profile) -> Result<usize, EfError> {
+pub(super) fn usim_files(
+    b: &mut Builder,
+    profile: &Profile,
+    sizes: &Sizes,
+) -> Result<usize, EfError> {
     use Access::{Adm1, Always, Pin1};
     use Structure::Transparent;
     let usim = b.adf(ADF_USIM_FID, "USIM", profile.usim_aid.clone(), App::Usim);
@@ -254,7 +308,7 @@ pub(super) fn usim_files(b: &mut Builder, profile: &Profile) -> Result<usize, Ef
         Transparent,
         Pin1,
         Adm1,
-        ef::encode_service_table("EF_UST", &profile.services, profile.ust_size)?,
+        ef::encode_service_table("EF_UST", &profile.services, sizes.ust)?,
     );
     b.ef(
         usim,
@@ -284,33 +338,36 @@ pub(super) fn usim_files(b: &mut Builder, profile: &Profile) -> Result<usize, Ef
         Transparent,
         Always,
         Adm1,
-        ef::encode_ad(profile.mnc_length),
+        super::fixed::usim_ad(profile),
     );
     Ok(usim)
 }
 
-/// The GBA EFs of ADF.USIM: EF_GBABP, EF_GBANL and EF_NAFKCA.
-pub(super) fn usim_gba_files(
+/// The GBA EFs of an application: EF_GBABP, EF_GBANL and, if it has one, EF_NAFKCA
+/// (filled with the profile's NAF Key Centers), sized as `sizes` say.
+fn gba_files(
     b: &mut Builder,
-    usim: usize,
+    adf: usize,
+    fids: [u16; 3],
     profile: &Profile,
+    sizes: &GbaSizes,
 ) -> Result<(), EfError> {
     use Access::{Adm1, Pin1};
     use Structure::{LinearFixed, Transparent};
     b.ef(
-        usim,
-        ef::EF_GBABP,
+        adf,
+        fids[0],
         "EF_GBABP",
         None,
         Transparent,
         Pin1,
         Pin1,
-        vec![0xFF; profile.gba.gbabp_size],
+        vec![0xFF; sizes.gbabp],
     );
-    let gbanl_len = profile.gba.gbanl_record_len;
+    let (gbanl_count, gbanl_len) = sizes.gbanl;
     b.ef(
-        usim,
-        ef::EF_GBANL,
+        adf,
+        fids[1],
         "EF_GBANL",
         None,
         LinearFixed {
@@ -318,19 +375,20 @@ pub(super) fn usim_gba_files(
         },
         Pin1,
         Adm1,
-        vec![0xFF; gbanl_len * usize::from(profile.gba.gbanl_records)],
+        vec![0xFF; gbanl_len * gbanl_count],
     );
-    let kca_len = profile.gba.nafkca_record_len;
+    let Some((kca_count, kca_len)) = sizes.nafkca else {
+        return Ok(());
+    };
     let kca: Result<Vec<_>, _> = profile
         .gba
         .naf_key_centers
         .iter()
         .map(|f| ef::encode_tagged_text("EF_NAFKCA", f, kca_len))
         .collect();
-    let kca_count = profile.gba.naf_key_centers.len().max(1);
     b.ef(
-        usim,
-        ef::EF_NAFKCA,
+        adf,
+        fids[2],
         "EF_NAFKCA",
         None,
         LinearFixed {
@@ -343,15 +401,27 @@ pub(super) fn usim_gba_files(
     Ok(())
 }
 
-/// ADF.ISIM and its EFs: EF_ARR, EF_IMPI, EF_DOMAIN, EF_IMPU, EF_IST and the GBA EFs.
+/// The GBA EFs of ADF.USIM: EF_GBABP, EF_GBANL and EF_NAFKCA.
+pub(super) fn usim_gba_files(
+    b: &mut Builder,
+    usim: usize,
+    profile: &Profile,
+    sizes: &GbaSizes,
+) -> Result<(), EfError> {
+    let fids = [ef::EF_GBABP, ef::EF_GBANL, ef::EF_NAFKCA];
+    gba_files(b, usim, fids, profile, sizes)
+}
+
+/// ADF.ISIM and its EFs: EF_ARR, EF_IMPI, EF_DOMAIN, EF_IMPU, EF_IST and the GBA EFs; the
+/// ADF's index.
 pub(super) fn isim_files(
     b: &mut Builder,
     profile: &Profile,
     isim: &IsimProfile,
-) -> Result<(), EfError> {
+    gba: &GbaSizes,
+) -> Result<usize, EfError> {
     use Access::{Adm1, Pin1};
     use Structure::{LinearFixed, Transparent};
-    let gbanl_len = profile.gba.gbanl_record_len;
     let adf = b.adf(ADF_ISIM_FID, "ISIM", isim.aid.clone(), App::Isim);
     b.arr(adf, ef::EF_ARR_ADF, ef::SFI_ARR_ISIM);
     b.ef(
@@ -402,27 +472,7 @@ pub(super) fn isim_files(
         Adm1,
         ef::encode_service_table("EF_IST", &isim.services, EF_IST_SIZE)?,
     );
-    b.ef(
-        adf,
-        ef::EF_ISIM_GBABP,
-        "EF_GBABP",
-        None,
-        Transparent,
-        Pin1,
-        Pin1,
-        vec![0xFF; profile.gba.gbabp_size],
-    );
-    b.ef(
-        adf,
-        ef::EF_ISIM_GBANL,
-        "EF_GBANL",
-        None,
-        LinearFixed {
-            record_len: gbanl_len,
-        },
-        Pin1,
-        Adm1,
-        vec![0xFF; gbanl_len * usize::from(profile.gba.gbanl_records)],
-    );
-    Ok(())
+    let fids = [ef::EF_ISIM_GBABP, ef::EF_ISIM_GBANL, ef::EF_NAFKCA];
+    gba_files(b, adf, fids, profile, gba)?;
+    Ok(adf)
 }

@@ -212,9 +212,10 @@ fn info_locked(u: &mut LockedUsim<'_>, pin: Option<&str>, card: String) -> Resul
     let mnc = u.mnc_length()?;
     let ust = u.ust()?;
     let gba_context = probe_gba(u)?;
-    let gbabp = u.gbabp()?;
-    let gbanl = u.gbanl()?;
-    let nafkca = u.naf_key_centers()?;
+    // A card without GBA files (the SJS1 as dumped: 6A82) shows them empty.
+    let gbabp = absent_as_empty(u.gbabp())?;
+    let gbanl = absent_as_empty(u.gbanl())?;
+    let nafkca = absent_as_empty(u.naf_key_centers())?;
     let usim_files = usim_files(u)?;
     let isim_impi = match apps
         .iter()
@@ -494,6 +495,19 @@ impl std::fmt::Display for Info {
             writeln!(f, "{:<13} {}{rules}{content}", file.name, file.fid)?;
         }
         Ok(())
+    }
+}
+
+/// A file the card does not have ('6A82') reads as empty.
+fn absent_as_empty<T: Default>(
+    r: Result<T, crate::usim::UsimError>,
+) -> Result<T, crate::usim::UsimError> {
+    match r {
+        Err(crate::usim::UsimError::Status {
+            sw: gbau_core::StatusWord::FileNotFound,
+            ..
+        }) => Ok(T::default()),
+        other => other,
     }
 }
 

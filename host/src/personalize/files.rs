@@ -27,6 +27,8 @@ pub(crate) struct Wanted {
     pub(crate) name: &'static str,
     pub(crate) under: Under,
     pub(crate) path: &'static [u16],
+    /// gbau writes it (else it is only checked, read or reported).
+    pub(crate) written: bool,
 }
 
 pub(crate) const USIM_FILES: [Wanted; 4] = [
@@ -34,21 +36,25 @@ pub(crate) const USIM_FILES: [Wanted; 4] = [
         name: "EF_IMSI",
         under: Under::Usim,
         path: &[ef::EF_IMSI],
+        written: true,
     },
     Wanted {
         name: "EF_AD",
         under: Under::Usim,
         path: &[ef::EF_AD],
+        written: true,
     },
     Wanted {
         name: "EF_ACC",
         under: Under::Usim,
         path: &[ef::EF_ACC],
+        written: true,
     },
     Wanted {
         name: "EF_UST",
         under: Under::Usim,
         path: &[ef::EF_UST],
+        written: true,
     },
 ];
 
@@ -57,59 +63,88 @@ pub(crate) const GBA_FILES: [Wanted; 3] = [
         name: "EF_GBABP",
         under: Under::Usim,
         path: &[ef::EF_GBABP],
+        written: true,
     },
     Wanted {
         name: "EF_GBANL",
         under: Under::Usim,
         path: &[ef::EF_GBANL],
+        written: true,
     },
     Wanted {
         name: "EF_NAFKCA",
         under: Under::Usim,
         path: &[ef::EF_NAFKCA],
+        written: true,
     },
 ];
 
-pub(crate) const SJA_FILES: [Wanted; 8] = [
+pub(crate) const SJA_FILES: [Wanted; 10] = [
     Wanted {
         name: "EF_ICCID",
         under: Under::Mf,
         path: &[ef::EF_ICCID],
+        // Tied to the card OS licence: never updatable on SJA2/SJA5 (pySim; both dumps: MF
+        // EF.ARR record 2, UPDATE never). Read and compared instead.
+        written: false,
     },
     Wanted {
         name: "EF.MILENAGE_CFG",
         under: Under::Mf,
         path: &[sysmo::DF_SYSTEM, sysmo::EF_MILENAGE_CFG],
+        written: true,
     },
     Wanted {
         name: "EF.USIM_AUTH_KEY",
         under: Under::Usim,
         path: &[sysmo::EF_USIM_AUTH_KEY],
+        written: true,
     },
     Wanted {
         name: "EF.USIM_AUTH_KEY_2G",
         under: Under::Usim,
         path: &[sysmo::EF_USIM_AUTH_KEY_2G],
+        written: true,
     },
     Wanted {
         name: "EF.USIM_SQN",
         under: Under::Usim,
         path: &[sysmo::EF_USIM_SQN],
+        written: true,
     },
     Wanted {
         name: "EF.GBA_SK",
         under: Under::Usim,
         path: &[sysmo::EF_GBA_SK],
+        // No access on real cards (8C 01 00; READ 6982 even with ADM1): reported as present.
+        written: false,
     },
     Wanted {
         name: "EF.GBA_REC_LIST",
         under: Under::Usim,
         path: &[sysmo::EF_GBA_REC_LIST],
+        // No access on real cards (8C 01 00; READ 6982 even with ADM1): reported as present.
+        written: false,
     },
     Wanted {
         name: "EF.GBA_INT_KEY",
         under: Under::Usim,
         path: &[sysmo::EF_GBA_INT_KEY],
+        // No access on real cards (8C 01 00; READ 6982 even with ADM1): reported as present.
+        written: false,
+    },
+    Wanted {
+        name: "DF.GSM/EF_IMSI",
+        under: Under::Mf,
+        path: &[sysmo::DF_GSM, ef::EF_IMSI],
+        // A file of its own on SJA2/SJA5 (the dumps show no link): made equal to ADF.USIM's.
+        written: true,
+    },
+    Wanted {
+        name: "DF.GSM/EF_AD",
+        under: Under::Mf,
+        path: &[sysmo::DF_GSM, ef::EF_AD],
+        written: true,
     },
 ];
 
@@ -118,36 +153,59 @@ pub(crate) const SJS1_FILES: [Wanted; 7] = [
         name: "EF_ICCID",
         under: Under::Mf,
         path: &[ef::EF_ICCID],
+        written: true,
     },
     Wanted {
         name: "EF.AUTH (7FCC/6F00)",
         under: Under::Mf,
         path: &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_AUTH],
+        written: true,
     },
     Wanted {
         name: "EF.MLNGC (7FCC/6F01)",
         under: Under::Mf,
         path: &[sysmo::SJS1_DF_PROPRIETARY, sysmo::SJS1_EF_MLNGC],
+        written: true,
     },
     Wanted {
         name: "Ki (7F20/00FF)",
         under: Under::Mf,
         path: &[sysmo::DF_GSM, sysmo::SJS1_EF_KI],
+        written: true,
     },
     Wanted {
         name: "OPc (7F20/00F7)",
         under: Under::Mf,
         path: &[sysmo::DF_GSM, sysmo::SJS1_EF_OPC],
+        written: true,
     },
     Wanted {
         name: "SQNC (00FB)",
         under: Under::Usim,
         path: &[sysmo::SJS1_EF_SQNC],
+        written: true,
     },
     Wanted {
         name: "SQNA (00FA)",
         under: Under::Usim,
         path: &[sysmo::SJS1_EF_SQNA],
+        written: true,
+    },
+];
+
+/// The ISIM's own key and SQN files on SJA2/SJA5 (pySim writes ISIM AF20 like the USIM's).
+pub(crate) const SJA_ISIM_KEY_FILES: [Wanted; 2] = [
+    Wanted {
+        name: "ISIM EF.ISIM_AUTH_KEY",
+        under: Under::Isim,
+        path: &[sysmo::EF_USIM_AUTH_KEY],
+        written: true,
+    },
+    Wanted {
+        name: "ISIM EF.ISIM_SQN",
+        under: Under::Isim,
+        path: &[sysmo::EF_USIM_SQN],
+        written: true,
     },
 ];
 
@@ -156,21 +214,25 @@ pub(crate) const ISIM_FILES: [Wanted; 4] = [
         name: "EF_IMPI",
         under: Under::Isim,
         path: &[ef::EF_IMPI],
+        written: true,
     },
     Wanted {
         name: "EF_DOMAIN",
         under: Under::Isim,
         path: &[ef::EF_DOMAIN],
+        written: true,
     },
     Wanted {
         name: "EF_IMPU",
         under: Under::Isim,
         path: &[ef::EF_IMPU],
+        written: true,
     },
     Wanted {
         name: "EF_IST",
         under: Under::Isim,
         path: &[ef::EF_IST],
+        written: true,
     },
 ];
 
@@ -187,6 +249,10 @@ pub(crate) fn wanted(target: Target, isim: bool) -> Vec<&'static Wanted> {
         Target::Soft => &[],
     };
     let isim: &'static [Wanted] = if isim { &ISIM_FILES } else { &[] };
+    let isim_keys: &'static [Wanted] = match target {
+        Target::Sja2 | Target::Sja5 if !isim.is_empty() => &SJA_ISIM_KEY_FILES,
+        _ => &[],
+    };
     let gba: &'static [Wanted] = if target == Target::Sjs1 {
         &[]
     } else {
@@ -197,6 +263,7 @@ pub(crate) fn wanted(target: Target, isim: bool) -> Vec<&'static Wanted> {
         .chain(USIM_FILES.iter())
         .chain(gba)
         .chain(isim)
+        .chain(isim_keys)
         .collect()
 }
 
@@ -245,6 +312,8 @@ pub(crate) fn probe_files(
                 size,
                 record_len: d.record_len,
                 records: d.records,
+                written: w.written,
+                fcp,
             },
         );
     }
@@ -290,14 +359,18 @@ pub(crate) fn assumed_shapes(
                     size: *size,
                     record_len: rl,
                     records: rl.map(|l| size / l.max(1)),
+                    written: w.written,
+                    fcp: Vec::new(),
                 }
             }
-            // SJS1 files the soft card does not have: the sizes the scripts write.
+            // Files the soft card does not have: the sizes the scripts write.
             _ => FileShape {
                 file: w.name,
-                size: sjs1_size(w.name),
+                size: assumed_size(w.name),
                 record_len: None,
                 records: None,
+                written: w.written,
+                fcp: Vec::new(),
             },
         };
         out.insert(w.name, shape);
@@ -305,8 +378,12 @@ pub(crate) fn assumed_shapes(
     out
 }
 
-pub(crate) fn sjs1_size(name: &str) -> usize {
+pub(crate) fn assumed_size(name: &str) -> usize {
     match name {
+        "ISIM EF.ISIM_AUTH_KEY" => sysmo::AUTH_KEY_SIZE,
+        "ISIM EF.ISIM_SQN" => sysmo::USIM_SQN_SIZE,
+        "DF.GSM/EF_IMSI" => 9,
+        "DF.GSM/EF_AD" => 4,
         "EF.AUTH (7FCC/6F00)" => 2,
         "EF.MLNGC (7FCC/6F01)" => sysmo::MILENAGE_CFG_SIZE,
         "Ki (7F20/00FF)" => 16,

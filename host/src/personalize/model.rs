@@ -5,6 +5,10 @@ use gbau_core::script::{self};
 use gbau_core::sysmo::Model;
 use serde::Serialize;
 
+/// Tries a sysmo card's ADM1 has when nothing wrong was presented (sysmo-usim-tool refuses
+/// below this unless forced; every test output of it shows 3).
+pub const ADM1_MAX_TRIES: u8 = 3;
+
 use crate::transport::TransportError;
 use crate::usim::UsimError;
 
@@ -67,6 +71,8 @@ scripts!(
     "common/isim-files-read-back.apdu",
     "sysmo-isim/write.apdu",
     "sysmo-isim/read-back.apdu",
+    "sysmo-isim/isim-keys.apdu",
+    "sysmo-isim/isim-keys-read-back.apdu",
     "sysmo-usim-sjs1/write.apdu",
     "sysmo-usim-sjs1/read-back.apdu",
     "soft/write.apdu",
@@ -115,6 +121,14 @@ pub enum PersonalizeError {
     },
     #[error("ADM1 has {0} tries left: gbau does not spend the last one. Check the ADM1 value on the card's carrier; nothing was written")]
     LastAdmTry(u8),
+    #[error("ADM1 has {left} of {max} tries left: a wrong value was presented before. Check the ADM1 value on the card's carrier, then pass --force to present it anyway; nothing was written", max = ADM1_MAX_TRIES)]
+    FewerAdmTries { left: u8 },
+    #[error("PIN1 has {0} tries left: gbau does not spend the last one; nothing was written")]
+    LastPinTry(u8),
+    #[error("{file} cannot be updated with ADM1 on this card ({why}); nothing was written")]
+    NotWritable { file: &'static str, why: String },
+    #[error("the profile's ICCID {0} fails the Luhn check (its last digit is a check digit, ITU-T E.118)")]
+    IccidLuhn(String),
     #[error("ADM1 is blocked (6983): the card cannot be personalized any more")]
     AdmBlocked,
     #[error("ADM1 needed: pass --adm DIGITS or set GBAU_ADM (the 8 digits printed with the card)")]
@@ -140,6 +154,11 @@ pub struct FileShape {
     pub size: usize,
     pub record_len: Option<usize>,
     pub records: Option<usize>,
+    /// Whether gbau writes it (some files are only checked or read).
+    pub written: bool,
+    /// The FCP as the card answered SELECT (empty in a dry run without a card).
+    #[serde(skip)]
+    pub fcp: Vec<u8>,
 }
 
 /// The card's service tables, merged with the profile's services (gbau only adds).
@@ -147,6 +166,8 @@ pub struct FileShape {
 pub struct CardTables {
     pub ust: Option<Vec<u8>>,
     pub ist: Option<Vec<u8>>,
+    /// ADF.USIM/EF_AD as the card holds it: gbau changes only the MNC length.
+    pub ad: Option<Vec<u8>>,
 }
 
 /// Options of `gbau personalize`. `Debug` does not show the ADM1 digits.
@@ -154,8 +175,12 @@ pub struct CardTables {
 pub struct Options {
     pub target: Target,
     pub write: bool,
-    /// ADM1 digits; the profile's `pins.adm1` when absent.
+    /// ADM1 digits. For sysmo cards only from the user (`--adm`, `GBAU_ADM`), never the
+    /// profile's test value: a wrong presentation costs one of three tries that nothing can
+    /// unblock. The soft card takes the profile's `pins.adm1` when absent.
     pub adm: Option<String>,
+    /// Present ADM1 even when fewer than the maximum tries remain (never the last one).
+    pub force: bool,
     /// Called with the ADM1 tries left just before ADM1 is presented (`None`: verified
     /// already), so a user sees the count before a try can be spent.
     pub announce_adm_tries: Option<fn(Option<u8>)>,
@@ -167,6 +192,7 @@ impl std::fmt::Debug for Options {
             .field("target", &self.target)
             .field("write", &self.write)
             .field("adm", &self.adm.as_ref().map(|_| "(given)"))
+            .field("force", &self.force)
             .finish_non_exhaustive()
     }
 }

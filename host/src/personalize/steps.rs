@@ -16,8 +16,9 @@ use gbau_core::{CommandApdu, StatusWord};
 use crate::session::LockedUsim;
 use crate::usim::{pin_block, AuthOutcome, UsimError};
 
-use super::files::select_ok;
-use super::model::{load, CardTables, Options, PersonalizeError, Target};
+use super::access::{compact_update, referenced_update, security, Security, Verdict};
+use super::files::{select_ok, wanted, Under};
+use super::model::{load, CardTables, FileShape, Options, PersonalizeError, Target};
 use super::report::StepReport;
 
 /// The three parts of a personalization: VERIFY ADM1, the model's writes, the read-back.
@@ -41,22 +42,31 @@ pub(crate) fn plan(
         }
         Ok(out)
     };
-    let with = |model: String, isim_part: &str| {
-        let mut v = vec![model];
+    // What can fail comes first: the ISIM's identity files, then the model's script (its
+    // identity and service files before its key and SQN files), the ISIM's keys last.
+    let sja = matches!(target, Target::Sja2 | Target::Sja5);
+    let parts = |isim_part: &str, model: String, isim_keys: &str| {
+        let mut v = Vec::new();
         if isim {
             v.push(isim_part.to_owned());
+        }
+        v.push(model);
+        if isim && sja {
+            v.push(isim_keys.to_owned());
         }
         v
     };
     Ok((
         one(&["common/adm1.apdu".to_owned()])?,
-        one(&with(
-            format!("{}/write.apdu", target.dir()),
+        one(&parts(
             "common/isim-files.apdu",
+            format!("{}/write.apdu", target.dir()),
+            "sysmo-isim/isim-keys.apdu",
         ))?,
-        one(&with(
-            format!("{}/read-back.apdu", target.dir()),
+        one(&parts(
             "common/isim-files-read-back.apdu",
+            format!("{}/read-back.apdu", target.dir()),
+            "sysmo-isim/isim-keys-read-back.apdu",
         ))?,
     ))
 }
@@ -132,7 +142,13 @@ pub(crate) fn read_tables(
     } else {
         None
     };
-    Ok(CardTables { ust, ist })
+    u.select_usim()?;
+    let ad = match u.read_transparent("READ BINARY EF_AD", ef::EF_AD) {
+        Ok(t) => Some(t),
+        Err(UsimError::Status { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(CardTables { ust, ist, ad })
 }
 
 /// Prove the card's keys are the profile's: AUTHENTICATE (3G context) with a challenge made
@@ -217,15 +233,190 @@ pub(crate) fn adm_block(
     opts: &Options,
     profile: &Profile,
     target: Target,
-) -> Result<[u8; 8], PersonalizeError> {
-    let block = match &opts.adm {
-        Some(digits) => pin_block(digits).ok_or(PersonalizeError::AdmFormat)?,
-        None => *profile.adm1.value.block(),
+) -> Result<Option<[u8; 8]>, PersonalizeError> {
+    let block = match (&opts.adm, target.model()) {
+        (Some(digits), _) => pin_block(digits).ok_or(PersonalizeError::AdmFormat)?,
+        // A sysmo card's ADM1 comes only from the user: never a profile's test value.
+        (None, Some(_)) => return Ok(None),
+        (None, None) => *profile.adm1.value.block(),
     };
     // sysmocom prints ADM1 as exactly 8 digits; a shorter value is a typo, and a wrong
     // presentation costs a try.
     if target.model().is_some() && !block.iter().all(u8::is_ascii_digit) {
         return Err(PersonalizeError::AdmFormat);
     }
-    Ok(block)
+    Ok(Some(block))
+}
+
+/// SELECT where a file's path starts (MF, or an ADF by its 3GPP prefix).
+fn select_start(u: &mut LockedUsim<'_>, under: Under) -> Result<bool, PersonalizeError> {
+    let start = match under {
+        Under::Usim => crate::usim::apdus::select_aid(&ef::USIM_AID_PREFIX),
+        Under::Isim => crate::usim::apdus::select_aid(&ef::ISIM_AID_PREFIX),
+        Under::Mf => crate::usim::apdus::select_fid(ef::MF),
+    };
+    Ok(select_ok(u, &start)?.is_ok())
+}
+
+/// An EF.ARR record, looked up from the DF that holds the file (its path without the file),
+/// then from the MF (TS 102 221 §9.2.7: the EF.ARR of the current DF, else a parent's).
+fn arr_record(
+    u: &mut LockedUsim<'_>,
+    under: Under,
+    parents: &[u16],
+    arr: u16,
+    record: u8,
+) -> Result<Option<Vec<u8>>, PersonalizeError> {
+    let mut found = select_start(u, under)?;
+    for fid in parents {
+        found = found && select_ok(u, &crate::usim::apdus::select_fid(*fid))?.is_ok();
+    }
+    if !found || select_ok(u, &crate::usim::apdus::select_fid(arr))?.is_err() {
+        select_start(u, Under::Mf)?;
+        if select_ok(u, &crate::usim::apdus::select_fid(arr))?.is_err() {
+            return Ok(None);
+        }
+    }
+    let r = u.send(&CommandApdu::new(0x00, 0xB2, record, 0x04).with_ne(256))?;
+    Ok(r.sw.is_ok().then_some(r.data))
+}
+
+/// Before the first write: every file gbau writes must be updatable with ADM1 (and PIN1) as
+/// its own FCP says — compact attributes, or its EF.ARR record read from the card. A file
+/// that is not stops everything. Returns notes for files whose FCP states no rule.
+pub(crate) fn check_writable(
+    u: &mut LockedUsim<'_>,
+    target: Target,
+    isim: bool,
+    shapes: &BTreeMap<&'static str, FileShape>,
+) -> Result<Vec<String>, PersonalizeError> {
+    let mut notes = Vec::new();
+    for w in wanted(target, isim).into_iter().filter(|w| w.written) {
+        let Some(shape) = shapes.get(w.name) else {
+            continue;
+        };
+        let verdict = match security(&shape.fcp) {
+            Security::Compact(attr) => compact_update(&attr),
+            Security::Referenced { arr, record } => {
+                let parents = &w.path[..w.path.len().saturating_sub(1)];
+                match arr_record(u, w.under, parents, arr, record)? {
+                    Some(rec) => referenced_update(&rec),
+                    None => Verdict::Denied(format!(
+                        "its EF.ARR {arr:04X} record {record} cannot be read"
+                    )),
+                }
+            }
+            Security::Unstated => {
+                notes.push(format!(
+                    "{}: its FCP states no access rule; not checked before writing",
+                    w.name
+                ));
+                Verdict::Allowed
+            }
+        };
+        if let Verdict::Denied(why) = verdict {
+            return Err(PersonalizeError::NotWritable { file: w.name, why });
+        }
+    }
+    Ok(notes)
+}
+
+/// READ BINARY of a file by path from MF, `None` when it cannot be read.
+fn read_mf_path(u: &mut LockedUsim<'_>, path: &[u16]) -> Result<Option<Vec<u8>>, PersonalizeError> {
+    if !select_start(u, Under::Mf)? {
+        return Ok(None);
+    }
+    for fid in path {
+        if select_ok(u, &crate::usim::apdus::select_fid(*fid))?.is_err() {
+            return Ok(None);
+        }
+    }
+    let r = u.send(&crate::usim::apdus::read_binary(0, 256))?;
+    Ok(r.sw.is_ok().then_some(r.data))
+}
+
+/// The card's EF_ICCID, as the 10 bytes it holds.
+pub(crate) fn read_iccid(u: &mut LockedUsim<'_>) -> Result<Option<Vec<u8>>, PersonalizeError> {
+    read_mf_path(u, &[ef::EF_ICCID])
+}
+
+/// After ADF.USIM's EF_IMSI and EF_AD are written, DF.GSM's (7F20) must say the same: both
+/// tools write DF.GSM. A card that links them (the SJS1) already does; on one that keeps
+/// separate files (SJA2/SJA5 as dumped) they are written here — EF_IMSI as ADF.USIM's, EF_AD
+/// as it is with only the MNC length changed (the SJA5's differ in their other bytes).
+pub(crate) fn sync_gsm_files(
+    u: &mut LockedUsim<'_>,
+    imsi_ef: &[u8],
+    mnc: gbau_core::identity::MncLength,
+) -> Result<Vec<String>, PersonalizeError> {
+    let mut done = Vec::new();
+    for (fid, name) in [(ef::EF_IMSI, "EF_IMSI"), (ef::EF_AD, "EF_AD")] {
+        let Some(have) = read_mf_path(u, &[sysmo::DF_GSM, fid])? else {
+            done.push(format!("DF.GSM/{name}: not on this card"));
+            continue;
+        };
+        let want = if fid == ef::EF_IMSI {
+            imsi_ef.to_vec()
+        } else {
+            super::variables::with_mnc_length(&have, mnc)
+        };
+        if have == want {
+            done.push(format!("DF.GSM/{name}: already as ADF.USIM's"));
+            continue;
+        }
+        if have.len() != want.len() {
+            return Err(PersonalizeError::Step(format!(
+                "DF.GSM/{name} is {} bytes, ADF.USIM's {}: not written",
+                have.len(),
+                want.len()
+            )));
+        }
+        let r = u.send(&CommandApdu::new(0x00, 0xD6, 0x00, 0x00).with_data(want.clone()))?;
+        if !r.sw.is_ok() {
+            return Err(PersonalizeError::Step(format!(
+                "UPDATE BINARY DF.GSM/{name} answered {}",
+                r.sw
+            )));
+        }
+        if read_mf_path(u, &[sysmo::DF_GSM, fid])?.as_ref() != Some(&want) {
+            return Err(PersonalizeError::Step(format!(
+                "DF.GSM/{name} reads back differently after the write"
+            )));
+        }
+        done.push(format!("DF.GSM/{name}: written and read back"));
+    }
+    Ok(done)
+}
+
+/// SJS1: the authentication counter (ADF.USIM 00FE, 4 bytes; FFFFFFFF disabled, 00000000
+/// locked, else the authentications left — sysmo-usim-tool), said in words.
+pub(crate) fn sjs1_auth_counter(u: &mut LockedUsim<'_>) -> Result<String, PersonalizeError> {
+    u.select_usim()?;
+    if select_ok(
+        u,
+        &crate::usim::apdus::select_fid(sysmo::SJS1_EF_AUTH_COUNTER),
+    )?
+    .is_err()
+    {
+        return Ok("authentication counter (00FE): not found".into());
+    }
+    let r = u.send(&crate::usim::apdus::read_binary(0, 4))?;
+    Ok(match (r.sw.is_ok(), &r.data[..]) {
+        (true, [0xFF, 0xFF, 0xFF, 0xFF]) => "authentication counter (00FE): disabled (FFFFFFFF)".into(),
+        (true, [0, 0, 0, 0]) => "authentication counter (00FE): LOCKED (00000000): the card refuses AUTHENTICATE; sysmo-usim-tool -S writes FFFFFFFF".into(),
+        (true, [a, b, c, d]) => format!(
+            "authentication counter (00FE): {} authentications left",
+            u32::from_be_bytes([*a, *b, *c, *d])
+        ),
+        _ => format!("authentication counter (00FE): READ BINARY answered {}", r.sw),
+    })
+}
+
+/// PIN1 tries left before gbau presents `--pin`: never the last one.
+pub(crate) fn guard_pin1(u: &mut LockedUsim<'_>) -> Result<(), PersonalizeError> {
+    let r = u.send(&CommandApdu::new(0x00, 0x20, 0x00, 0x01))?;
+    match r.sw {
+        StatusWord::RetriesLeft(n) if n <= 1 => Err(PersonalizeError::LastPinTry(n)),
+        _ => Ok(()),
+    }
 }

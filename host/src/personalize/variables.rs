@@ -140,8 +140,16 @@ fn usim_files(x: &mut Vars<'_>) -> Result<(), PersonalizeError> {
     require(target, "EF_AD", (4..=255).contains(&ad_size), || {
         format!("is {ad_size} bytes; gbau writes the MNC length, byte 4")
     })?;
-    let mut ad = ef::encode_ad(profile.mnc_length);
-    ad.resize(ad_size.min(ad.len()), 0);
+    let ad = match card.ad.as_deref() {
+        // The card's EF_AD with only the MNC length changed (byte 4, b4..b1; TS 31.102
+        // §4.2.18): its other bytes (SJA5 as delivered: 01 00 08 02 FF) stay.
+        Some(have) if have.len() >= 4 => with_mnc_length(have, profile.mnc_length),
+        _ => {
+            let mut ad = ef::encode_ad(profile.mnc_length);
+            ad.resize(ad_size.min(ad.len()), 0);
+            ad
+        }
+    };
     set("ad_len", hex_len(ad.len())?);
     set("ad", to_hex(&ad));
     set("acc", to_hex(&ef::encode_acc(&profile.imsi)));
@@ -249,12 +257,16 @@ fn isim_files(
 /// EF_ICCID, K, OPc, the SQN array, and the model's key and SQN files.
 fn key_files(x: &mut Vars<'_>) -> Result<(), PersonalizeError> {
     let profile = x.profile;
+    if x.target == Target::Sjs1 && !luhn_ok(&profile.iccid) {
+        return Err(PersonalizeError::IccidLuhn(profile.iccid.clone()));
+    }
     {
         let mut set = |k: &str, val: String| x.set(k, val);
         set(
             "iccid_ef",
             to_hex(&ef::encode_iccid(&profile.iccid).map_err(bad)?),
         );
+
         set("k", to_hex(profile.k.expose()));
         set("opc", to_hex(profile.opc.expose()));
         set("sqn_array", "00".repeat(6 << IND_BITS));
@@ -301,25 +313,35 @@ fn sja_key_files(x: &mut Vars<'_>) -> Result<(), PersonalizeError> {
     let sqn = sysmo::SqnFile::reset(profile.sqn_policy).encode();
     set("sqn_len", hex_len(sqn.len())?);
     set("sqn_params", to_hex(&sqn[..14]));
-    for name in ["EF.GBA_SK", "EF.GBA_REC_LIST"] {
-        let size = shape(shapes, name)?.size;
-        let key = if name == "EF.GBA_SK" {
-            "gba_sk"
-        } else {
-            "gba_rec_list"
-        };
-        set(&format!("{key}_len"), file_len(target, name, size)?);
-        set(&format!("{key}_empty"), "FF".repeat(size));
+    // The ISIM's own key and SQN files take the same values (pySim writes ISIM AF20 too).
+    if let Ok(isim_sqn) = shape(shapes, "ISIM EF.ISIM_SQN") {
+        let size = isim_sqn.size;
+        require(
+            target,
+            "ISIM EF.ISIM_SQN",
+            size == sysmo::USIM_SQN_SIZE,
+            || {
+                format!(
+                    "is {size} bytes; gbau writes the {}-byte layout of 5 IND bits",
+                    sysmo::USIM_SQN_SIZE
+                )
+            },
+        )?;
+        let key = shape(shapes, "ISIM EF.ISIM_AUTH_KEY")?.size;
+        require(
+            target,
+            "ISIM EF.ISIM_AUTH_KEY",
+            key >= sysmo::AUTH_KEY_SIZE,
+            || {
+                format!(
+                    "is {key} bytes, less than the {} gbau writes",
+                    sysmo::AUTH_KEY_SIZE
+                )
+            },
+        )?;
     }
-    let (len, count) = records(target, shapes, "EF.GBA_INT_KEY")?;
-    require(
-        target,
-        "EF.GBA_INT_KEY",
-        len == sysmo::GBA_INT_KEY_RECORD_LEN,
-        || format!("has {len}-byte records, not 32"),
-    )?;
-    set("gba_int_key_count", count.to_string());
-    set("gba_int_key_empty", "FF".repeat(len));
+    // EF.GBA_SK, EF.GBA_REC_LIST and EF.GBA_INT_KEY are the card's own (no access on real
+    // cards): reported as present, never written.
     Ok(())
 }
 
@@ -351,4 +373,71 @@ fn sjs1_key_files(x: &mut Vars<'_>) -> Result<(), PersonalizeError> {
         })?;
     }
     Ok(())
+}
+
+/// EF_AD with its MNC length (byte 4, b4..b1) set and everything else kept.
+#[must_use]
+pub fn with_mnc_length(ad: &[u8], mnc: gbau_core::identity::MncLength) -> Vec<u8> {
+    let mut out = ad.to_vec();
+    if let Some(b) = out.get_mut(3) {
+        let digits = ef::encode_ad(mnc).get(3).copied().unwrap_or(0) & 0x0F;
+        *b = (*b & 0xF0) | digits;
+    }
+    out
+}
+
+/// The Luhn check of an ICCID's digits (ITU-T E.118: the last digit checks the others).
+#[must_use]
+pub fn luhn_ok(iccid: &str) -> bool {
+    let digits: Option<Vec<u32>> = iccid.chars().map(|c| c.to_digit(10)).collect();
+    let Some(digits) = digits.filter(|d| d.len() >= 2) else {
+        return false;
+    };
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                *d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_of_real_iccids() {
+        // The ICCIDs of pySim's SJA2, SJA5 and SJS1 dumps.
+        assert!(luhn_ok("8988211000000467343"));
+        assert!(luhn_ok("8949440000001155314"));
+        assert!(luhn_ok("8988211320300000028"));
+        assert!(!luhn_ok("8988211000000467344"));
+        assert!(!luhn_ok("89882110000004673x3"));
+    }
+
+    #[test]
+    fn only_the_mnc_length_changes() {
+        use gbau_core::identity::MncLength;
+        // SJA5 as dumped: 01 00 08 02 FF; DF.GSM: 00 00 00 02.
+        assert_eq!(
+            with_mnc_length(&[0x01, 0x00, 0x08, 0x02, 0xFF], MncLength::Three),
+            vec![0x01, 0x00, 0x08, 0x03, 0xFF]
+        );
+        assert_eq!(
+            with_mnc_length(&[0x00, 0x00, 0x00, 0x02], MncLength::Two),
+            vec![0x00, 0x00, 0x00, 0x02]
+        );
+    }
 }
