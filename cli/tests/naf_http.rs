@@ -371,3 +371,72 @@ fn ua_over_https_uses_the_cipher_suite_in_naf_id() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--ca"), "{err}");
 }
+
+/// A sysmoISIM-SJA2's EF_GBABP is 64 bytes (pySim's dump): RAND, a standard B-TID and its
+/// lifetime do not fit. The MT keeps B-TID and lifetime itself for the RAND the card holds,
+/// and uses them for the NAF keys (Ks stays on the card).
+#[test]
+fn a_card_whose_ef_gbabp_is_too_small_keeps_its_b_tid_in_the_mt() {
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let naf = start_naf(&dir, &bsf, "naf.example.org");
+    let factory = support::repo().join("card-applet-sim/profiles/sja2-factory.yaml");
+    {
+        let mut s = gbau_host::session::CardOpts {
+            sim: Some(dir.path("card.json")),
+            profile: Some(factory.clone()),
+            pin: Some("1234".into()),
+            ..Default::default()
+        }
+        .open()
+        .unwrap();
+        let profile = gbau_card::Profile::load(&support::profile()).unwrap();
+        let opts = gbau_host::personalize::Options {
+            target: gbau_host::personalize::Target::Sja2,
+            write: true,
+            adm: Some("12345678".into()),
+            ..Default::default()
+        };
+        gbau_host::personalize::run(Some(&mut s), &profile, &opts).unwrap();
+    }
+    let (code, j, err) = http_raw(
+        &dir,
+        Some(&factory),
+        &[
+            &format!("{}resource", naf.url),
+            "--bsf",
+            &format!("{}/", bsf.ub),
+            "--resolve",
+            &naf.resolve,
+        ],
+    );
+    assert_eq!(
+        (code, &j["status"]),
+        (Some(0), &serde_json::json!(200)),
+        "{err}"
+    );
+    assert_eq!(j["mode"], "GBA_U");
+    let b_tid = j["b_tid"].as_str().unwrap().to_owned();
+    let run = |args: &[&str]| support::net::sim_json_with(&dir, Some(&factory), args);
+    assert_eq!(
+        run(&["info"])["gbabp"]["b_tid"],
+        serde_json::Value::Null,
+        "not on the card"
+    );
+    let k = run(&["gba", "naf-key", "--naf-fqdn", "naf.example.org"]);
+    assert_eq!(k["b_tid"], b_tid.as_str(), "the MT's record of the run");
+    let again = run(&[
+        "http",
+        "GET",
+        &format!("{}resource", naf.url),
+        "--bsf",
+        &format!("{}/", bsf.ub),
+        "--resolve",
+        &naf.resolve,
+    ]);
+    assert_eq!(
+        (again["status"].as_u64(), again["bootstraps"].as_u64()),
+        (Some(200), Some(0)),
+        "the kept B-TID is reused"
+    );
+}

@@ -91,3 +91,50 @@ pub fn put(impi: &str, s: &MeSession) -> Result<(), String> {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("{}: {e}", p.display()))
 }
+
+/// B-TID and lifetime of a GBA_U bootstrapping that the card's EF_GBABP is too small to hold
+/// (a sysmoISIM-SJA2's is 64 bytes: RAND, a standard B-TID and the lifetime need about 101).
+/// The MT keeps them with the run's RAND; they count only while the card's EF_GBABP holds that
+/// same RAND, so a later bootstrap by anyone else makes them stale. Ks stays on the card.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GbaURun {
+    pub rand: String,
+    pub b_tid: String,
+    pub lifetime: String,
+}
+
+fn gba_u_path() -> PathBuf {
+    crate::session::default_sim_path().with_file_name("gba-u-runs.json")
+}
+
+/// The GBA_U run the MT keeps for an IMPI.
+pub fn gba_u_run(impi: &str) -> Result<Option<GbaURun>, String> {
+    let p = gba_u_path();
+    let all: BTreeMap<String, GbaURun> =
+        match gbau_card::store::read_optional(&p).map_err(|e| e.to_string())? {
+            None => BTreeMap::new(),
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| format!("{} is corrupt: {e}", p.display()))?,
+        };
+    Ok(all.get(impi).cloned())
+}
+
+/// Keep a GBA_U run's B-TID and lifetime for an IMPI (replacing the previous one).
+pub fn put_gba_u_run(impi: &str, run: &GbaURun) -> Result<(), String> {
+    let p = gba_u_path();
+    let mut all: BTreeMap<String, GbaURun> =
+        match gbau_card::store::read_optional(&p).map_err(|e| e.to_string())? {
+            None => BTreeMap::new(),
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| format!("{} is corrupt: {e}", p.display()))?,
+        };
+    all.insert(impi.to_owned(), run.clone());
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    gbau_card::store::write_durably(
+        &p,
+        &serde_json::to_vec_pretty(&all).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())
+}

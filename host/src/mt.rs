@@ -142,7 +142,8 @@ impl Mt {
             let now = crate::util::unix_now();
             match crate::ub::card_mode(u)? {
                 crate::ub::GbaMode::GbaU => {
-                    let p = u.gbabp()?;
+                    let impi = impi_of(u, None)?;
+                    let p = crate::ub::card_gbabp(u, impi.as_str())?;
                     let valid = !p.b_tid.is_empty()
                         && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
                     Ok(valid.then_some((p.b_tid, p.lifetime)))

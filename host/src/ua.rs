@@ -83,7 +83,7 @@ fn valid_b_tid(
 ) -> Result<Option<String>, CmdError> {
     match mode {
         GbaMode::GbaU => {
-            let p = u.gbabp()?;
+            let p = crate::ub::card_gbabp(u, impi)?;
             let valid = !p.b_tid.is_empty()
                 && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
             Ok(valid.then_some(p.b_tid))

@@ -59,6 +59,8 @@ pub enum UbError {
     Rspauth,
     #[error("gave up after {0} resynchronisations")]
     TooManyResyncs(u32),
+    #[error("the MT's store: {0}")]
+    Store(String),
 }
 
 /// A parsed Ub challenge.
@@ -359,7 +361,7 @@ pub fn bootstrap_mode(
                 verify_rspauth(&ch, impi, uri, &res, res_encoding, cnonce, &ok)?;
                 let (b_tid, lifetime) = parse_bootstrapping_info(&ok.body)?;
                 if mode == GbaMode::GbaU {
-                    usim.write_btid_lifetime(&b_tid, &lifetime)?;
+                    keep_btid_lifetime(usim, impi, &ch.rand, &b_tid, &lifetime)?;
                 }
                 return Ok(Bootstrapped {
                     b_tid,
@@ -503,4 +505,50 @@ pub fn card_mode(usim: &mut LockedUsim<'_>) -> Result<GbaMode, UbError> {
             GbaMode::GbaMe
         },
     )
+}
+
+/// After a GBA_U bootstrap the ME writes B-TID and lifetime into EF_GBABP (TS 31.102
+/// §4.2.79). When the card's EF_GBABP is too small for them (a sysmoISIM-SJA2's is 64 bytes),
+/// the MT keeps them itself with the run's RAND ([`crate::me_store::GbaURun`]).
+fn keep_btid_lifetime(
+    usim: &mut LockedUsim<'_>,
+    impi: &str,
+    rand: &Rand,
+    b_tid: &str,
+    lifetime: &str,
+) -> Result<(), UbError> {
+    match usim.write_btid_lifetime(b_tid, lifetime) {
+        Err(UsimError::FileTooSmall { size, needed, .. }) => {
+            tracing::info!(
+                size,
+                needed,
+                "EF_GBABP cannot hold B-TID and lifetime: the MT keeps them"
+            );
+            let run = crate::me_store::GbaURun {
+                rand: gbau_core::hexutil::to_hex(&rand.0),
+                b_tid: b_tid.to_owned(),
+                lifetime: lifetime.to_owned(),
+            };
+            crate::me_store::put_gba_u_run(impi, &run).map_err(UbError::Store)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// B-TID and lifetime of the card's current GBA_U bootstrapping: EF_GBABP's, or the MT's
+/// record of the run whose RAND EF_GBABP holds (see [`keep_btid_lifetime`]).
+pub fn card_gbabp(
+    usim: &mut LockedUsim<'_>,
+    impi: &str,
+) -> Result<gbau_core::ef::GbaBootstrapParams, UsimError> {
+    let mut p = usim.gbabp()?;
+    if p.b_tid.is_empty() {
+        if let (Some(rand), Ok(Some(run))) = (p.rand, crate::me_store::gba_u_run(impi)) {
+            if run.rand == gbau_core::hexutil::to_hex(&rand.0) {
+                p.b_tid = run.b_tid;
+                p.lifetime = run.lifetime;
+            }
+        }
+    }
+    Ok(p)
 }

@@ -119,6 +119,12 @@ pub enum UsimError {
     PinBlocked,
     #[error("wrong PIN1, {0} tries left")]
     WrongPin(u8),
+    #[error("{file} is {size} bytes; {needed} are needed")]
+    FileTooSmall {
+        file: &'static str,
+        size: usize,
+        needed: usize,
+    },
 }
 
 /// The outcome of a GBA bootstrap or 3G authentication.
@@ -347,10 +353,21 @@ impl<T: Transport> Usim<T> {
     }
 
     /// Write B-TID and key lifetime into EF_GBABP after the RAND (TS 31.102 §4.2.79).
+    /// A card whose EF_GBABP cannot hold them gets [`UsimError::FileTooSmall`] and nothing is
+    /// written.
     pub fn write_btid_lifetime(&mut self, b_tid: &str, lifetime: &str) -> Result<(), UsimError> {
-        let current = self.gbabp()?;
-        let rand_len = current.rand.map_or(0, |_| 16);
+        let raw = self.read_transparent("READ EF_GBABP", ef::EF_GBABP)?;
+        let current = ef::decode_gbabp(&raw)?;
+        let rand_len: u16 = current.rand.map_or(0, |_| 16);
         let tail = ef::encode_gbabp_tail(b_tid, lifetime)?;
+        let needed = 1 + usize::from(rand_len) + tail.len();
+        if needed > raw.len() {
+            return Err(UsimError::FileTooSmall {
+                file: "EF_GBABP",
+                size: raw.len(),
+                needed,
+            });
+        }
         self.expect_ok(
             "UPDATE EF_GBABP",
             &apdus::update_binary(1 + rand_len, &tail),

@@ -93,7 +93,8 @@ pub fn gba_local_key(
     let pin = s.pin.clone();
     s.with_card(|u| {
         ready(u, pin.as_deref())?;
-        let b_tid = u.gbabp()?.b_tid;
+        let impi = impi_of(u, None)?;
+        let b_tid = crate::ub::card_gbabp(u, impi.as_str())?.b_tid;
         let b_tid = gbau_core::identity::BTid::new(&b_tid)
             .map_err(|_| CmdError::Mismatch("no B-TID in EF_GBABP: bootstrap first".into()))?;
         let impi = impi_of(u, None)?;
@@ -144,7 +145,7 @@ pub fn gba_naf_key(
         let impi = impi_of(u, impi)?;
         let mode = crate::ub::card_mode(u)?;
         let b_tid = match mode {
-            crate::ub::GbaMode::GbaU => u.gbabp()?.b_tid,
+            crate::ub::GbaMode::GbaU => crate::ub::card_gbabp(u, impi.as_str())?.b_tid,
             crate::ub::GbaMode::GbaMe => crate::me_store::get(impi.as_str())
                 .map_err(CmdError::Ub)?
                 .map(|m| m.b_tid)
