@@ -1,9 +1,11 @@
 //! xs:dateTime text for key lifetimes (TS 24.109 BootstrappingInfo), from a Unix time the
 //! caller supplies: this crate reads no clock.
 
-/// Format seconds since the Unix epoch as `YYYY-MM-DDThh:mm:ssZ` (UTC).
+/// Format seconds since the Unix epoch as `YYYY-MM-DDThh:mm:ssZ` (UTC). Times past the last
+/// second of [`YEARS`] are written as that second (a lifetime "forever" stays parseable).
 #[must_use]
 pub fn format_utc(unix_secs: u64) -> String {
+    let unix_secs = unix_secs.min(LAST_SECOND);
     let days = (unix_secs / 86_400) as i64;
     let rem = unix_secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -15,7 +17,12 @@ pub fn format_utc(unix_secs: u64) -> String {
     )
 }
 
+/// The years a key lifetime may name (xs:dateTime with four-digit years, from the epoch on):
+/// anything else is refused rather than computed with numbers that could overflow.
+pub const YEARS: std::ops::RangeInclusive<i64> = 1970..=9999;
+
 /// Parse `YYYY-MM-DDThh:mm:ssZ` (optionally with fractional seconds) back to Unix seconds.
+/// `None` for anything else, including years outside [`YEARS`]; never panics.
 #[must_use]
 pub fn parse_utc(text: &str) -> Option<u64> {
     let t = text.strip_suffix('Z')?;
@@ -33,7 +40,8 @@ pub fn parse_utc(text: &str) -> Option<u64> {
         h.next()?.parse().ok()?,
         h.next()?.parse().ok()?,
     );
-    if !(1..=12).contains(&m)
+    if !YEARS.contains(&y)
+        || !(1..=12).contains(&m)
         || !(1..=31).contains(&day)
         || hh > 23
         || mm > 59
@@ -42,11 +50,13 @@ pub fn parse_utc(text: &str) -> Option<u64> {
     {
         return None;
     }
-    let days = days_from_civil(y, m, day);
-    u64::try_from(days)
-        .ok()
-        .map(|days| days * 86_400 + hh * 3600 + mm * 60 + ss)
+    let days = u64::try_from(days_from_civil(y, m, day)).ok()?;
+    days.checked_mul(86_400)?
+        .checked_add(hh * 3600 + mm * 60 + ss)
 }
+
+/// 9999-12-31T23:59:59Z.
+const LAST_SECOND: u64 = 253_402_300_799;
 
 // Howard Hinnant's days-from-civil algorithms (public domain description), proleptic Gregorian.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -85,8 +95,13 @@ mod tests {
         assert_eq!(parse_utc("2026-11-24T10:00:00.250Z"), Some(1_795_514_400));
         assert_eq!(parse_utc("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_utc("yesterday"), None);
-        for t in [0u64, 86_399, 1_000_000_000, 4_102_444_800] {
+        for t in [0u64, 86_399, 1_000_000_000, 4_102_444_800, LAST_SECOND] {
             assert_eq!(parse_utc(&format_utc(t)), Some(t));
         }
+        assert_eq!(format_utc(LAST_SECOND), "9999-12-31T23:59:59Z");
+        assert_eq!(format_utc(u64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(parse_utc("9223372036854775807-01-01T00:00:00Z"), None);
+        assert_eq!(parse_utc("-9223372036854775808-01-01T00:00:00Z"), None);
+        assert_eq!(parse_utc("1969-12-31T23:59:59Z"), None);
     }
 }

@@ -117,3 +117,19 @@ proptest! {
         prop_assert!(rest.is_empty());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// Key lifetimes from anyone (a BSF, a Key Center, a device, a file) never panic the
+    /// parser, whatever the text and however large its numbers.
+    #[test]
+    fn utc_parsing_never_panics(text in ".{0,40}", y in any::<i64>(), m in any::<u32>(), d in any::<u32>(), secs in any::<u64>()) {
+        let _ = gbau_core::time::parse_utc(&text);
+        let _ = gbau_core::time::parse_utc(&format!("{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs % 100, secs % 61, secs % 62));
+        let formatted = gbau_core::time::format_utc(secs);
+        let back = gbau_core::time::parse_utc(&formatted);
+        prop_assert!(back.is_some(), "{formatted} parses");
+        prop_assert!(back.unwrap() <= secs, "clamped, never later");
+    }
+}

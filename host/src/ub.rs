@@ -95,14 +95,15 @@ pub fn parse_challenge(header: &str) -> Result<Challenge, UbError> {
             raw.len()
         )));
     }
+    // TS 24.109 §5.2: the Ub exchange is protected with qop=auth-int; a challenge without it
+    // (a downgrade to qop=auth or to RFC 2069 Digest) is refused.
     let qops = p.get("qop").unwrap_or("");
-    let qop = if qops.split(',').any(|q| q.trim() == QOP_AUTH_INT) {
-        QOP_AUTH_INT
-    } else if qops.split(',').any(|q| q.trim() == digest::QOP_AUTH) {
-        digest::QOP_AUTH
-    } else {
-        ""
-    };
+    if !qops.split(',').any(|q| q.trim() == QOP_AUTH_INT) {
+        return Err(bad(format!(
+            "qop {qops:?}: the MT answers only qop=auth-int"
+        )));
+    }
+    let qop = QOP_AUTH_INT;
     Ok(Challenge {
         realm: p
             .require("realm")
@@ -422,7 +423,11 @@ fn verify_rspauth(
     }
 }
 
-/// Ub over HTTP(S): one GET per Authorization, blocking, with timeouts.
+/// The largest answer the MT reads from a BSF.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Ub over HTTP(S): one GET per Authorization, blocking, with timeouts; redirects are not
+/// followed and answers are capped.
 pub fn http_exchange(
     url: &str,
     gba_u: bool,
@@ -430,6 +435,7 @@ pub fn http_exchange(
     let client = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(15))
         .user_agent(user_agent(gba_u))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| UbError::Http(e.to_string()))?;
     let url = url.to_owned();
@@ -447,10 +453,17 @@ pub fn http_exchange(
         };
         let (www, info) = (header("www-authenticate"), header("authentication-info"));
         let status = r.status().as_u16();
-        let body = r
-            .bytes()
-            .map_err(|e| UbError::Http(e.to_string()))?
-            .to_vec();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(r, MAX_RESPONSE_BODY as u64 + 1),
+            &mut body,
+        )
+        .map_err(|e| UbError::Http(e.to_string()))?;
+        if body.len() > MAX_RESPONSE_BODY {
+            return Err(UbError::Http(format!(
+                "{url}: answer over {MAX_RESPONSE_BODY} bytes"
+            )));
+        }
         Ok(HttpAnswer {
             status,
             www_authenticate: www,
@@ -551,4 +564,24 @@ pub fn card_gbabp(
         }
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(qop: &str) -> String {
+        let nonce = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        format!("Digest realm=\"bsf.example.org\", nonce=\"{nonce}\", algorithm=AKAv1-MD5{qop}")
+    }
+
+    #[test]
+    fn only_auth_int_challenges_are_answered() {
+        assert!(parse_challenge(&challenge(", qop=\"auth-int\"")).is_ok());
+        assert!(parse_challenge(&challenge(", qop=\"auth,auth-int\"")).is_ok());
+        for downgrade in [", qop=\"auth\"", ""] {
+            let e = parse_challenge(&challenge(downgrade)).unwrap_err();
+            assert!(e.to_string().contains("auth-int"), "{e}");
+        }
+    }
 }

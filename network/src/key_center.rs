@@ -164,7 +164,7 @@ impl KeyCenter {
             Err(e) => return error(400, "malformed_request", &e.to_string()),
         };
         let bootstrapped_expiry = gbau_core::time::parse_utc(&key.expiry).unwrap_or(now);
-        let expiry = bootstrapped_expiry.min(now + self.max_lifetime_secs);
+        let expiry = bootstrapped_expiry.min(now.saturating_add(self.max_lifetime_secs));
         Resp::json(
             200,
             &LocalKeyAnswer {

@@ -4,6 +4,9 @@ use std::path::Path;
 
 use crate::bsf::core::{ZnAnswer, ZnRequest};
 
+/// The largest Zn answer a NAF reads.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
 /// Why a Zn fetch failed; `code` is the BSF's machine-readable error when it gave one.
 #[derive(Debug, thiserror::Error)]
 pub enum ZnClientError {
@@ -53,6 +56,7 @@ impl ZnClient {
             .add_root_certificate(ca)
             .identity(id)
             .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ZnClientError::Config(e.to_string()))?;
         Ok(Self {
@@ -70,9 +74,18 @@ impl ZnClient {
             .send()
             .map_err(|e| ZnClientError::Transport(format!("{}: {e}", self.url)))?;
         let status = r.status().as_u16();
-        let body = r
-            .bytes()
-            .map_err(|e| ZnClientError::Transport(e.to_string()))?;
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(r, MAX_ANSWER as u64 + 1),
+            &mut body,
+        )
+        .map_err(|e| ZnClientError::Transport(e.to_string()))?;
+        if body.len() > MAX_ANSWER {
+            return Err(ZnClientError::Transport(format!(
+                "{}: answer over {MAX_ANSWER} bytes",
+                self.url
+            )));
+        }
         if status == 200 {
             return serde_json::from_slice(&body)
                 .map_err(|e| ZnClientError::Transport(format!("malformed answer: {e}")));

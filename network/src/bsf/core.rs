@@ -431,7 +431,7 @@ impl<S: Store> Bsf<S> {
         now: u64,
     ) -> Reply {
         let b_tid = BTid::from_rand(&Rand(ch.rand), &self.fqdn);
-        let expires = now + sub.key_lifetime_secs;
+        let expires = now.saturating_add(sub.key_lifetime_secs);
         let lifetime = gbau_core::time::format_utc(expires);
         let session = Session {
             b_tid: b_tid.as_str().to_owned(),
