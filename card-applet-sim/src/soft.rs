@@ -10,7 +10,7 @@ const FILE_ACCESS_INS: [u8; 4] = [0xB0, 0xB2, 0xD6, 0xDC];
 use gbau_core::{ResponseApdu, StatusWord};
 use tracing::trace;
 
-use crate::card::{Card, CardError};
+use crate::card::{Card, CardError, Persistent};
 use crate::link::Link;
 use crate::profile::Profile;
 use crate::state::{self, StateError};
@@ -33,6 +33,8 @@ pub struct SoftCard {
     card: Card,
     link: Link,
     state_path: Option<PathBuf>,
+    /// The state the state file durably holds, as this card last wrote it.
+    persisted: Option<Persistent>,
     pending_carries_keys: bool,
 }
 
@@ -44,6 +46,7 @@ impl SoftCard {
             card: Card::new(profile)?,
             link,
             state_path: None,
+            persisted: None,
             pending_carries_keys: false,
         })
     }
@@ -77,6 +80,7 @@ impl SoftCard {
             card,
             link,
             state_path: Some(state_path.to_owned()),
+            persisted: None,
             pending_carries_keys: false,
         };
         soft.persist()?;
@@ -102,15 +106,22 @@ impl SoftCard {
         &self.card
     }
 
+    /// Write the state file durably, unless it already holds exactly this state (a command
+    /// that rewrote the same values, like a repeated NAF derivation, costs no write).
     fn persist(&mut self) -> Result<(), StoreError> {
-        if let Some(path) = &self.state_path {
-            let file = state::to_file(&self.card);
-            let bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
-                path: path.clone(),
-                problem: e.to_string(),
-            })?;
-            store::write_durably(path, &bytes)?;
+        let Some(path) = &self.state_path else {
+            return Ok(());
+        };
+        if self.persisted.as_ref() == Some(self.card.persistent()) {
+            return Ok(());
         }
+        let file = state::to_file(&self.card);
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        store::write_durably(path, &bytes)?;
+        self.persisted = Some(self.card.persistent().clone());
         Ok(())
     }
 
@@ -155,5 +166,40 @@ impl SoftCard {
                 StatusWord::MemoryProblem.to_bytes().to_vec()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn send(card: &mut SoftCard, hex_apdu: &str) -> String {
+        hex::encode_upper(card.transmit(&hex::decode(hex_apdu).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn the_state_file_is_rewritten_only_when_the_state_changed() {
+        let dir = std::env::temp_dir().join(format!("gbau-soft-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("card.json");
+        let profile = Profile::from_yaml(crate::profile::EMBEDDED_PROFILE).unwrap();
+        let mut card = SoftCard::open(profile, &path).unwrap();
+        let written = || std::fs::metadata(&path).unwrap().ino();
+        assert_eq!(send(&mut card, "00A4040C07A0000000871002"), "9000");
+        assert_eq!(send(&mut card, "002000010831323334FFFFFFFF"), "9000");
+        assert_eq!(send(&mut card, "00A4000C026FD6"), "9000");
+        let opened = written();
+        // UPDATE BINARY changes EF_GBABP: a new file (tmp + rename) replaces the old.
+        assert_eq!(send(&mut card, "00D6000003010203"), "9000");
+        let changed = written();
+        assert_ne!(changed, opened);
+        // The same bytes again: nothing changed, nothing written.
+        assert_eq!(send(&mut card, "00D6000003010203"), "9000");
+        assert_eq!(written(), changed);
+        // A wrong PIN changes the retry counter: written before the answer.
+        assert_eq!(send(&mut card, "002000010839393939FFFFFFFF"), "63C2");
+        assert_ne!(written(), changed);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

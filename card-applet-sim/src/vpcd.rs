@@ -3,9 +3,10 @@
 //! messages: '00' power off, '01' power on, '02' reset (no reply), '04' get ATR (reply: ATR).
 //! Anything longer is a command APDU and gets the response APDU.
 //!
-//! vpcd writes the length and the payload as two TCP segments; with delayed ACKs on our side
-//! every APDU then waits ~40 ms. TCP_NODELAY and TCP_QUICKACK re-armed after every read bring
-//! a round trip to a fraction of a millisecond (measured: see the benchmark).
+//! Nothing but the peers' work delays an APDU on loopback: TCP_NODELAY, TCP_QUICKACK re-armed
+//! after every read and write (so a delayed ACK never holds vpcd's next segment ~40 ms,
+//! notably after the control messages that get no reply), frames read out of one buffer
+//! (one `read` usually brings a whole frame, length and payload) and written in one `write`.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -46,45 +47,57 @@ enum Frame {
     Stopped,
 }
 
-/// Read exactly `buf.len()` bytes, tolerating read timeouts (used to notice `stop`).
-fn read_full(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> io::Result<bool> {
-    let mut got = 0;
-    while got < buf.len() {
-        if stop.load(Ordering::Relaxed) {
-            return Ok(false);
-        }
-        match stream.read(&mut buf[got..]) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    ErrorKind::UnexpectedEof,
-                    "vpcd closed the connection",
-                ))
-            }
-            Ok(n) => {
-                got += n;
-                quickack(stream);
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
+/// Bytes read from vpcd and not yet taken as frames.
+#[derive(Default)]
+struct Frames {
+    buf: Vec<u8>,
 }
 
-fn read_frame(stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<Frame> {
-    let mut len = [0u8; 2];
-    if !read_full(stream, &mut len, stop)? {
-        return Ok(Frame::Stopped);
+/// How much one `read` asks for: any command APDU with its length prefix.
+const READ_CHUNK: usize = 4096;
+
+impl Frames {
+    /// The next whole frame, reading as needed; read timeouts only serve to notice `stop`.
+    fn next(&mut self, stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<Frame> {
+        loop {
+            if let Some(payload) = self.take() {
+                return Ok(Frame::Payload(payload));
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(Frame::Stopped);
+            }
+            let have = self.buf.len();
+            self.buf.resize(have + READ_CHUNK, 0);
+            let got = stream.read(&mut self.buf[have..]);
+            self.buf.truncate(have + got.as_ref().map_or(0, |n| *n));
+            match got {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        "vpcd closed the connection",
+                    ))
+                }
+                Ok(_) => quickack(stream),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
-    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    if !read_full(stream, &mut payload, stop)? {
-        return Ok(Frame::Stopped);
+
+    /// A whole frame's payload off the front of the buffer, if one is there.
+    fn take(&mut self) -> Option<Vec<u8>> {
+        let len = match self.buf.as_slice() {
+            [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])),
+            _ => return None,
+        };
+        let payload = self.buf.get(2..2 + len)?.to_vec();
+        self.buf.drain(..2 + len);
+        Some(payload)
     }
-    Ok(Frame::Payload(payload))
 }
 
 fn write_frame(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
@@ -137,8 +150,9 @@ fn serve_connection(
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(POLL))?;
     quickack(&stream);
+    let mut frames = Frames::default();
     loop {
-        let payload = match read_frame(&mut stream, stop)? {
+        let payload = match frames.next(&mut stream, stop)? {
             Frame::Payload(p) => p,
             Frame::Stopped => return Ok(()),
         };

@@ -3,6 +3,8 @@
 //! (pcscd + vpcd for the soft card) against the same SELECT in-process as the baseline.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gbau_card::{Profile, SoftCard};
@@ -38,7 +40,7 @@ pub struct Latency {
     pub max_us: f64,
 }
 
-fn summarize(mut samples: Vec<Duration>) -> Latency {
+pub(crate) fn summarize(mut samples: Vec<Duration>) -> Latency {
     samples.sort();
     let at = |q: f64| {
         samples
@@ -218,7 +220,6 @@ pub struct BsfBench {
 pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
     use gbau_network::bsf::core::Bsf;
     use gbau_network::bsf::server::Config;
-    use std::sync::Arc;
 
     let (ues, concurrency) = (ues.max(1), concurrency.max(1));
     let dir = std::env::temp_dir().join(format!(
@@ -321,8 +322,6 @@ fn run_bootstraps(
     fqdn: &str,
     seconds: f64,
 ) -> Result<(Vec<Duration>, Vec<String>, f64), BenchError> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut handles = Vec::new();
@@ -363,7 +362,6 @@ fn ue_worker(
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<(Vec<Duration>, Vec<String>), String> {
     use gbau_host::session::LockedUsim;
-    use std::sync::atomic::Ordering;
     let mut cards: Vec<(SoftCard, String)> = Vec::new();
     for p in mine {
         let impi = p.imsi.impi(p.mnc_length).to_string();
@@ -410,8 +408,6 @@ fn run_zn_lookups(
     concurrency: usize,
     seconds: f64,
 ) -> Result<(Vec<Duration>, f64), BenchError> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let naf_id = hex::encode(
         gbau_core::identity::NafId::new(
             "naf.example.org",
@@ -458,9 +454,9 @@ fn run_zn_lookups(
     Ok((zlat, zstart.elapsed().as_secs_f64()))
 }
 
-/// What `gbau bench local-key` prints.
+/// The local-key figures of one card.
 #[derive(Debug, Serialize)]
-pub struct LocalKeyBench {
+pub struct LocalKeyFigures {
     pub card: String,
     /// The first establishment (full procedure on a card without a valid B-TID), ms.
     pub first_procedure: String,
@@ -471,27 +467,75 @@ pub struct LocalKeyBench {
     pub stored_check: Latency,
 }
 
+/// What `gbau bench local-key` prints: the figures of the card asked for and, when that is
+/// a reader, the same procedures with the soft card in this process as the baseline.
+#[derive(Debug, Serialize)]
+pub struct LocalKeyBench {
+    #[serde(flatten)]
+    pub figures: LocalKeyFigures,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_process: Option<LocalKeyFigures>,
+    /// Median of the optimized procedure through the reader over the in-process median.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_over_in_process: Option<f64>,
+}
+
 /// Time the device's procedures against the MT service (card in-process or in `card.reader`),
 /// a NAF Key Center and a BSF on loopback. Times are the device's whole procedure, MT and
-/// network included.
+/// network included. With a reader, the in-process card runs first as the baseline.
 pub fn local_key(
     card: &gbau_host::session::CardOpts,
     runs: usize,
 ) -> Result<LocalKeyBench, BenchError> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    let unexpected = |e: &dyn std::fmt::Display| BenchError::Unexpected(e.to_string());
+    let in_process = match card.reader {
+        None => None,
+        Some(_) => {
+            let soft = gbau_host::session::CardOpts {
+                reader: None,
+                sim: None,
+                ..card.clone()
+            };
+            Some(local_key_figures(&soft, runs)?)
+        }
+    };
+    let figures = local_key_figures(card, runs)?;
+    let reader_over_in_process = in_process
+        .as_ref()
+        .map(|b| figures.optimized.median_us / b.optimized.median_us.max(1e-3));
+    Ok(LocalKeyBench {
+        figures,
+        in_process,
+        reader_over_in_process,
+    })
+}
+
+/// The figures of one card: a lab (BSF, Key Center) and an MT service of their own.
+fn local_key_figures(
+    card: &gbau_host::session::CardOpts,
+    runs: usize,
+) -> Result<LocalKeyFigures, BenchError> {
     let dir = std::env::temp_dir().join(format!(
         "gbau-bench-local-{}-{}",
         std::process::id(),
         gbau_host::util::unix_now()
     ));
     std::fs::create_dir_all(&dir)?;
+    let r = local_key_in(&dir, card, runs);
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+/// In `dir`: the lab, the MT on the card `card` names, the device's runs against them.
+fn local_key_in(
+    dir: &std::path::Path,
+    card: &gbau_host::session::CardOpts,
+    runs: usize,
+) -> Result<LocalKeyFigures, BenchError> {
     let profile = card
         .load_profile(true)
         .map_err(|e| unexpected(&e))?
         .ok_or_else(|| BenchError::Unexpected("no profile".into()))?;
-    let lab = crate::demo::start_lab(&dir, &profile, &mut |_, _| {}).map_err(|e| unexpected(&e))?;
+    let lab = crate::demo::start_lab(dir, &profile, &mut |_, _| {}).map_err(|e| unexpected(&e))?;
     let mut opts = card.clone();
     if opts.reader.is_none() {
         opts.sim = Some(dir.join("card.json"));
@@ -520,54 +564,87 @@ pub fn local_key(
     };
     let (d1, d2) = (cfg("device-1", "d1.json"), cfg("device-2", "d2.json"));
     let done = Arc::new(AtomicBool::new(false));
-    let flag = done.clone();
-    let worker = std::thread::spawn(
-        move || -> Result<(String, Duration, Vec<Duration>, Vec<Duration>), String> {
-            let run = || -> Result<(String, Duration, Vec<Duration>, Vec<Duration>), String> {
-                let t0 = Instant::now();
-                let first = gbau_host::device::establish(&d1).map_err(|e| e.to_string())?;
-                let first_t = t0.elapsed();
-                let (mut opt, mut stored) = (Vec::new(), Vec::new());
-                for _ in 0..runs.max(1) {
-                    let _ = std::fs::remove_file(&d2.store);
-                    let t = Instant::now();
-                    let r = gbau_host::device::establish(&d2).map_err(|e| e.to_string())?;
-                    if r.procedure != "optimized" {
-                        return Err(format!(
-                            "expected the optimized procedure, ran {}",
-                            r.procedure
-                        ));
-                    }
-                    opt.push(t.elapsed());
-                    let t = Instant::now();
-                    let r = gbau_host::device::establish(&d1).map_err(|e| e.to_string())?;
-                    if r.procedure != "stored" {
-                        return Err(format!(
-                            "expected the stored-key check, ran {}",
-                            r.procedure
-                        ));
-                    }
-                    stored.push(t.elapsed());
-                }
-                Ok((first.procedure.to_owned(), first_t, opt, stored))
-            };
-            let r = run();
-            flag.store(true, Ordering::SeqCst);
-            r
-        },
-    );
-    let _mt = gbau_host::mt::serve_until(mt, &listener, &done);
+    let wake = WakeOnDrop(done.clone(), sock.clone());
+    let worker = std::thread::spawn(move || {
+        let _wake = wake;
+        device_runs(&d1, &d2, runs)
+    });
+    serve_until(mt, &listener, &done);
     let (first_procedure, first_t, opt, stored) = worker
         .join()
         .map_err(|_| BenchError::Unexpected("device thread".into()))?
         .map_err(BenchError::Unexpected)?;
     drop(lab);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(LocalKeyBench {
+    Ok(LocalKeyFigures {
         card: label,
         first_procedure,
         first_ms: first_t.as_secs_f64() * 1e3,
         optimized: summarize(opt),
         stored_check: summarize(stored),
     })
+}
+
+/// Says the device is done and connects once to the MT's socket, when the device thread
+/// ends however it ends, so the MT's blocking accept returns and sees it.
+struct WakeOnDrop(Arc<AtomicBool>, PathBuf);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+        let _ = std::os::unix::net::UnixStream::connect(&self.1);
+    }
+}
+
+/// Serve the device's connections one at a time with a blocking accept, as `gbau mt serve`
+/// does (no polling delay in the figures), until the device is done.
+fn serve_until(
+    mut mt: gbau_host::mt::Mt,
+    listener: &std::os::unix::net::UnixListener,
+    done: &AtomicBool,
+) {
+    for conn in listener.incoming() {
+        if done.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Ok(c) = conn {
+            mt.serve_connection(&mut gbau_host::mt::Stream::Unix(c));
+        }
+    }
+}
+
+type DeviceRuns = (String, Duration, Vec<Duration>, Vec<Duration>);
+
+/// The device's side: the first establishment, then `runs` optimized procedures (device 2,
+/// its key forgotten each time) and stored-key checks (device 1).
+fn device_runs(
+    d1: &gbau_host::device::DeviceConfig,
+    d2: &gbau_host::device::DeviceConfig,
+    runs: usize,
+) -> Result<DeviceRuns, String> {
+    let t0 = Instant::now();
+    let first = gbau_host::device::establish(d1).map_err(|e| e.to_string())?;
+    let first_t = t0.elapsed();
+    let (mut opt, mut stored) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        let _ = std::fs::remove_file(&d2.store);
+        let t = Instant::now();
+        let r = gbau_host::device::establish(d2).map_err(|e| e.to_string())?;
+        if r.procedure != "optimized" {
+            return Err(format!(
+                "expected the optimized procedure, ran {}",
+                r.procedure
+            ));
+        }
+        opt.push(t.elapsed());
+        let t = Instant::now();
+        let r = gbau_host::device::establish(d1).map_err(|e| e.to_string())?;
+        if r.procedure != "stored" {
+            return Err(format!(
+                "expected the stored-key check, ran {}",
+                r.procedure
+            ));
+        }
+        stored.push(t.elapsed());
+    }
+    Ok((first.procedure.to_owned(), first_t, opt, stored))
 }

@@ -15,6 +15,7 @@ mod card_args;
 mod commands;
 mod demo;
 mod failure;
+mod flood;
 mod oracle;
 mod output;
 

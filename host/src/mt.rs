@@ -15,8 +15,10 @@ use crate::error::CmdError;
 use crate::local::{
     proof, read_frame, write_frame, Answer, FrameError, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
 };
-use crate::session::{ready, Session};
+use crate::session::{ready, LockedUsim, Session};
+use crate::ub::GbaMode;
 use crate::ub::ResEncoding;
+use gbau_core::identity::Impi;
 
 /// A stored Ks_local_MT for one device.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +40,8 @@ pub struct Mt {
     bsf: Option<String>,
     store: PathBuf,
     keys: BTreeMap<String, StoredKey>,
+    /// The card's GBA mode and IMPI, read once (they change only with the card).
+    facts: Option<(GbaMode, Impi)>,
 }
 
 impl std::fmt::Debug for Mt {
@@ -47,6 +51,44 @@ impl std::fmt::Debug for Mt {
             .field("devices", &self.keys.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The valid B-TID and its lifetime: EF_GBABP on a GBA_U card, the MT's own store with
+/// GBA_ME.
+fn valid_b_tid(
+    u: &mut LockedUsim<'_>,
+    mode: GbaMode,
+    impi: &Impi,
+) -> Result<Option<(String, String)>, CmdError> {
+    let now = crate::util::unix_now();
+    match mode {
+        GbaMode::GbaU => {
+            let p = crate::ub::card_gbabp(u, impi.as_str())?;
+            let valid = !p.b_tid.is_empty()
+                && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
+            Ok(valid.then_some((p.b_tid, p.lifetime)))
+        }
+        GbaMode::GbaMe => Ok(crate::me_store::get(impi.as_str())
+            .map_err(CmdError::Ub)?
+            .filter(|s| s.valid(now))
+            .map(|s| (s.b_tid, s.lifetime))),
+    }
+}
+
+/// Ks_local_MT for (B-TID, NAF_Id of the Key Center, Device_ID) from Ks_(ext)_NAF, on the
+/// card (GBA_U) or in the MT (GBA_ME).
+fn ks_local_mt(
+    u: &mut LockedUsim<'_>,
+    mode: GbaMode,
+    impi: &Impi,
+    kc: &gbau_core::identity::NafId,
+    b_tid: &str,
+    device_id: &str,
+) -> Result<gbau_core::secret::KsLocalMt, CmdError> {
+    let bt = BTid::new(b_tid).map_err(|e| CmdError::Mismatch(e.to_string()))?;
+    let ext = crate::ua::naf_key(u, mode, impi, kc)?;
+    gbau_core::kdf::ks_local_mt(&ext, &bt, kc, device_id)
+        .map_err(|e| CmdError::Mismatch(e.to_string()))
 }
 
 /// A local address: `unix:PATH`, `tcp:HOST:PORT` or `serial:DEVICE`.
@@ -125,6 +167,7 @@ impl Mt {
             bsf,
             store,
             keys,
+            facts: None,
         })
     }
 
@@ -133,32 +176,27 @@ impl Mt {
         gbau_card::store::write_durably(&self.store, &bytes).map_err(|e| e.to_string())
     }
 
-    /// The valid B-TID and its lifetime: EF_GBABP on a GBA_U card, the MT's own store with
-    /// GBA_ME.
-    fn valid_b_tid(&mut self) -> Result<Option<(String, String)>, CmdError> {
+    /// Run `f` on the card held, the USIM ready, with its GBA mode and IMPI.
+    fn on_card<R>(
+        &mut self,
+        f: impl FnOnce(&mut LockedUsim<'_>, GbaMode, &Impi) -> Result<R, CmdError>,
+    ) -> Result<R, CmdError> {
         let pin = self.session.pin.clone();
-        self.session.with_card(|u| -> Result<_, CmdError> {
+        let mut facts = self.facts.take();
+        let r = self.session.with_card(|u| -> Result<_, CmdError> {
             ready(u, pin.as_deref())?;
-            let now = crate::util::unix_now();
-            match crate::ub::card_mode(u)? {
-                crate::ub::GbaMode::GbaU => {
-                    let impi = impi_of(u, None)?;
-                    let p = crate::ub::card_gbabp(u, impi.as_str())?;
-                    let valid = !p.b_tid.is_empty()
-                        && gbau_core::time::parse_utc(&p.lifetime).is_some_and(|t| t > now);
-                    Ok(valid.then_some((p.b_tid, p.lifetime)))
-                }
-                crate::ub::GbaMode::GbaMe => {
-                    let impi = impi_of(u, None)?;
-                    Ok(crate::me_store::get(impi.as_str())
-                        .map_err(CmdError::Ub)?
-                        .filter(|s| s.valid(now))
-                        .map(|s| (s.b_tid, s.lifetime)))
-                }
-            }
-        })
+            let (mode, impi) = match facts.take() {
+                Some(f) => f,
+                None => (crate::ub::card_mode(u)?, impi_of(u, None)?),
+            };
+            facts = Some((mode, impi.clone()));
+            f(u, mode, &impi)
+        });
+        if r.is_ok() {
+            self.facts = facts;
+        }
+        r
     }
-
     /// Answer one request.
     pub fn handle(&mut self, req: Request) -> Answer {
         match self.try_handle(req) {
@@ -192,12 +230,8 @@ impl Mt {
 
     /// The valid B-TID and lifetime, and the NAF Key Centers of EF_NAFKCA.
     fn info(&mut self) -> Result<Answer, CmdError> {
-        let b = self.valid_b_tid()?;
-        let pin = self.session.pin.clone();
-        let kcs = self.session.with_card(|u| -> Result<_, CmdError> {
-            ready(u, pin.as_deref())?;
-            Ok(u.naf_key_centers()?)
-        })?;
+        let (b, kcs) =
+            self.on_card(|u, mode, impi| Ok((valid_b_tid(u, mode, impi)?, u.naf_key_centers()?)))?;
         Ok(Answer {
             ok: true,
             b_tid: b.as_ref().map(|x| x.0.clone()),
@@ -245,50 +279,72 @@ impl Mt {
         device_id: String,
         b_tid: Option<&str>,
     ) -> Result<Answer, CmdError> {
-        let Some(valid) = self.valid_b_tid()? else {
-            return Ok(Answer::error(
-                "bootstrap_required",
-                "no valid B-TID: ask for a bootstrap first",
-            ));
-        };
-        if let Some(given) = b_tid.filter(|b| *b != valid.0) {
-            return Ok(Answer::error(
-                "b_tid_mismatch",
-                format!(
-                    "the device names B-TID {given}, the MT's valid B-TID is {}: ask for info again",
-                    valid.0
-                ),
-            ));
+        let (kc, bad) = Self::check_pair(&naf_id, &device_id)?;
+        if let Some(a) = bad {
+            return Ok(a);
         }
-        self.derive(naf_id, device_id, valid)
+        let derived = self.on_card(|u, mode, impi| {
+            let Some(valid) = valid_b_tid(u, mode, impi)? else {
+                return Ok(Err(Answer::error(
+                    "bootstrap_required",
+                    "no valid B-TID: ask for a bootstrap first",
+                )));
+            };
+            if let Some(given) = b_tid.filter(|b| *b != valid.0) {
+                return Ok(Err(Answer::error(
+                    "b_tid_mismatch",
+                    format!(
+                        "the device names B-TID {given}, the MT's valid B-TID is {}: ask for info again",
+                        valid.0
+                    ),
+                )));
+            }
+            let key = ks_local_mt(u, mode, impi, &kc, &valid.0, &device_id)?;
+            Ok(Ok((valid, key)))
+        })?;
+        match derived {
+            Ok((valid, key)) => self.keep_pending(naf_id, device_id, &kc, valid, &key),
+            Err(a) => Ok(a),
+        }
     }
 
-    /// Ks_local_MT for (B-TID, NAF_Id of the Key Center, Device_ID) from Ks_(ext)_NAF — on the
-    /// card (GBA_U) or in the MT (GBA_ME) — stored durably and pending until the device says
-    /// the establishment completed. One key per MT-device pair (seed 001 §5.4.6).
+    /// The NAF_Id of the Key Center, and an error answer when the pair is malformed.
+    fn check_pair(
+        naf_id: &str,
+        device_id: &str,
+    ) -> Result<(gbau_core::identity::NafId, Option<Answer>), CmdError> {
+        let kc = gbau_core::local_key::naf_id(naf_id).map_err(CmdError::Mismatch)?;
+        let bad = (device_id.is_empty() || device_id.len() > 255)
+            .then(|| Answer::error("malformed_request", "device_id must be 1 to 255 octets"));
+        Ok((kc, bad))
+    }
+
+    /// Ks_local_MT from the B-TID just bootstrapped (full procedure, steps 7-10).
     fn derive(
         &mut self,
         naf_id: String,
         device_id: String,
-        (b_tid, lifetime): (String, String),
+        valid: (String, String),
     ) -> Result<Answer, CmdError> {
-        let kc = gbau_core::local_key::naf_id(&naf_id).map_err(CmdError::Mismatch)?;
-        if device_id.is_empty() || device_id.len() > 255 {
-            return Ok(Answer::error(
-                "malformed_request",
-                "device_id must be 1 to 255 octets",
-            ));
+        let (kc, bad) = Self::check_pair(&naf_id, &device_id)?;
+        if let Some(a) = bad {
+            return Ok(a);
         }
-        let pin = self.session.pin.clone();
-        let bt = BTid::new(&b_tid).map_err(|e| CmdError::Mismatch(e.to_string()))?;
-        let key = self.session.with_card(|u| -> Result<_, CmdError> {
-            ready(u, pin.as_deref())?;
-            let impi = impi_of(u, None)?;
-            let mode = crate::ub::card_mode(u)?;
-            let ext = crate::ua::naf_key(u, mode, &impi, &kc)?;
-            gbau_core::kdf::ks_local_mt(&ext, &bt, &kc, &device_id)
-                .map_err(|e| CmdError::Mismatch(e.to_string()))
-        })?;
+        let key =
+            self.on_card(|u, mode, impi| ks_local_mt(u, mode, impi, &kc, &valid.0, &device_id))?;
+        self.keep_pending(naf_id, device_id, &kc, valid, &key)
+    }
+
+    /// Store the key durably, pending until the device says the establishment completed.
+    /// One key per MT-device pair (seed 001 §5.4.6).
+    fn keep_pending(
+        &mut self,
+        naf_id: String,
+        device_id: String,
+        kc: &gbau_core::identity::NafId,
+        (b_tid, lifetime): (String, String),
+        key: &gbau_core::secret::KsLocalMt,
+    ) -> Result<Answer, CmdError> {
         self.keys.insert(
             device_id,
             StoredKey {

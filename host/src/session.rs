@@ -9,10 +9,11 @@ use std::time::Duration;
 use gbau_card::{Profile, SoftCard};
 
 use gbau_card::profile::EMBEDDED_PROFILE;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gbau_core::apdu::{log_command, log_response};
+use gbau_core::CommandApdu;
 
 use crate::transport::{CardLink, PcscTransport, SoftTransport, Transport, TransportError};
 use crate::usim::{Usim, UsimError};
@@ -69,6 +70,8 @@ pub struct Session {
     pub is_soft: bool,
     /// When set and on, every exchange is printed in the shared log format.
     pub trace: Option<Rc<Cell<bool>>>,
+    /// The USIM's AID once `ready` found it in EF_DIR (see [`ready`]).
+    usim_aid: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -145,6 +148,7 @@ impl CardOpts {
                 pin: self.pin.clone(),
                 is_soft: false,
                 trace: None,
+                usim_aid: None,
             });
         }
         let path = self.sim.clone().unwrap_or_else(default_sim_path);
@@ -164,6 +168,7 @@ impl CardOpts {
             pin,
             is_soft: true,
             trace: None,
+            usim_aid: None,
         })
     }
 }
@@ -171,9 +176,64 @@ impl CardOpts {
 /// The card as a USIM inside one exclusive use.
 pub type LockedUsim<'a> = Usim<&'a mut dyn Transport>;
 
-/// Select the USIM and verify PIN1 if the card asks for it.
+/// SELECT (TS 102 221 §11.1.1).
+const INS_SELECT: u8 = 0xA4;
+/// SELECT P1: by DF name (AID).
+const P1_BY_DF_NAME: u8 = 0x04;
+/// SELECT P2: activate the application, no data returned.
+const P2_NO_DATA: u8 = 0x0C;
+
+/// SELECT of an application by its full AID, nothing returned (one exchange under T=0).
+#[must_use]
+pub fn select_aid_no_data(aid: &[u8]) -> CommandApdu {
+    CommandApdu::new(0x00, INS_SELECT, P1_BY_DF_NAME, P2_NO_DATA).with_data(aid.to_vec())
+}
+
+thread_local! {
+    /// The USIM AID known to the session whose card this thread holds inside
+    /// [`Session::with_card`]: outer `None` outside any, inner `None` until a `ready` found it.
+    static HELD_USIM: RefCell<Option<Option<Vec<u8>>>> = const { RefCell::new(None) };
+}
+
+/// Holds a session's USIM AID in [`HELD_USIM`] for one `with_card`, and gives it back (as
+/// `ready` left it) when dropped, so nested holds and panics restore the outer one.
+struct HeldUsim<'s> {
+    session_aid: &'s mut Option<Vec<u8>>,
+    outer: Option<Option<Vec<u8>>>,
+}
+
+impl<'s> HeldUsim<'s> {
+    fn enter(session_aid: &'s mut Option<Vec<u8>>) -> Self {
+        let mine = Some(session_aid.take());
+        let outer = HELD_USIM.with(|h| h.replace(mine));
+        Self { session_aid, outer }
+    }
+}
+
+impl Drop for HeldUsim<'_> {
+    fn drop(&mut self) {
+        let outer = self.outer.take();
+        *self.session_aid = HELD_USIM.with(|h| h.replace(outer)).flatten();
+    }
+}
+
+/// Select the USIM and verify PIN1 if the card asks for it. Inside [`Session::with_card`]
+/// the session remembers the AID found in EF_DIR, so later calls select it in one command
+/// (and fall back to EF_DIR if the card refuses it); PIN1 status is asked every time.
 pub fn ready(usim: &mut LockedUsim<'_>, pin: Option<&str>) -> Result<(), SessionError> {
-    usim.select_usim()?;
+    let known = HELD_USIM.with(|h| h.borrow().clone().flatten());
+    let selected = match known {
+        Some(aid) => usim.send(&select_aid_no_data(&aid))?.sw.is_ok(),
+        None => false,
+    };
+    if !selected {
+        let aid = usim.select_usim()?;
+        HELD_USIM.with(|h| {
+            if let Some(held) = h.borrow_mut().as_mut() {
+                *held = Some(aid);
+            }
+        });
+    }
     if usim.pin1_verification_needed()? {
         usim.verify_pin1(pin.ok_or(SessionError::PinRequired)?)?;
     }
@@ -190,7 +250,8 @@ impl Session {
         let mut f = Some(f);
         let mut out: Option<Result<R, E>> = None;
         let trace = self.trace.as_ref().is_some_and(|t| t.get());
-        self.link.exclusive(&mut |t: &mut dyn Transport| {
+        let held = HeldUsim::enter(&mut self.usim_aid);
+        let link = self.link.exclusive(&mut |t: &mut dyn Transport| {
             if let Some(f) = f.take() {
                 out = Some(if trace {
                     let mut traced = Traced { inner: t };
@@ -199,7 +260,13 @@ impl Session {
                     f(&mut Usim::new(t))
                 });
             }
-        })?;
+        });
+        drop(held);
+        if link.is_err() {
+            // Removed, reset or gone: whatever card comes next is looked up again.
+            self.usim_aid = None;
+        }
+        link?;
         out.unwrap_or_else(|| {
             Err(TransportError::SoftCard("the card link did not run the operation".into()).into())
         })
@@ -217,5 +284,118 @@ impl Session {
             .as_ref()
             .map(Profile::script_vars)
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SELECT_EF_DIR: [u8; 7] = [0x00, 0xA4, 0x00, 0x04, 0x02, 0x2F, 0x00];
+
+    /// The in-process card, with every command it was sent kept.
+    struct Counting {
+        soft: SoftTransport,
+        sent: Rc<RefCell<Vec<Vec<u8>>>>,
+    }
+
+    impl Transport for Counting {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+            self.sent.borrow_mut().push(apdu.to_vec());
+            self.soft.transmit(apdu)
+        }
+    }
+
+    impl CardLink for Counting {
+        fn exclusive(
+            &mut self,
+            f: &mut dyn FnMut(&mut dyn Transport),
+        ) -> Result<(), TransportError> {
+            f(self);
+            Ok(())
+        }
+
+        fn atr(&self) -> Result<Vec<u8>, TransportError> {
+            Ok(self.soft.card.atr())
+        }
+    }
+
+    fn session() -> (Session, Rc<RefCell<Vec<Vec<u8>>>>) {
+        let profile = Profile::from_yaml(EMBEDDED_PROFILE).unwrap();
+        let sent = Rc::<RefCell<Vec<Vec<u8>>>>::default();
+        let link = Counting {
+            soft: SoftTransport {
+                card: SoftCard::in_memory(profile).unwrap(),
+            },
+            sent: sent.clone(),
+        };
+        let session = Session {
+            link: Box::new(link),
+            label: "test".into(),
+            profile: None,
+            pin: Some("1234".into()),
+            is_soft: true,
+            trace: None,
+            usim_aid: None,
+        };
+        (session, sent)
+    }
+
+    fn imsi(s: &mut Session) -> String {
+        s.with_card(|u| -> Result<_, SessionError> {
+            ready(u, Some("1234"))?;
+            Ok(u.imsi()?.to_string())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn select_aid_no_data_builds_a_case_3_select() {
+        let aid = [0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02];
+        assert_eq!(
+            hex::encode(select_aid_no_data(&aid).to_bytes().unwrap()),
+            "00a4040c07a0000000871002"
+        );
+    }
+
+    #[test]
+    fn a_session_reads_ef_dir_once_then_selects_the_usim_in_one_command() {
+        let (mut s, sent) = session();
+        let first = imsi(&mut s);
+        assert!(sent.borrow().iter().any(|c| c.starts_with(&SELECT_EF_DIR)));
+        let aid = s.usim_aid.clone().expect("the USIM AID is remembered");
+        sent.borrow_mut().clear();
+        assert_eq!(imsi(&mut s), first);
+        let again = sent.borrow();
+        assert_eq!(again[0], select_aid_no_data(&aid).to_bytes().unwrap());
+        assert_eq!(
+            again[1],
+            [0x00, 0x20, 0x00, 0x01],
+            "PIN1 status still asked"
+        );
+        assert!(!again.iter().any(|c| c.starts_with(&SELECT_EF_DIR)));
+    }
+
+    #[test]
+    fn an_aid_the_card_refuses_falls_back_to_ef_dir() {
+        let (mut s, sent) = session();
+        let first = imsi(&mut s);
+        let real = s.usim_aid.clone();
+        s.usim_aid = Some(vec![0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02, 0xEE, 0xEE]);
+        sent.borrow_mut().clear();
+        assert_eq!(imsi(&mut s), first);
+        assert!(sent.borrow().iter().any(|c| c.starts_with(&SELECT_EF_DIR)));
+        assert_eq!(s.usim_aid, real);
+    }
+
+    #[test]
+    fn ready_outside_a_session_remembers_nothing() {
+        let profile = Profile::from_yaml(EMBEDDED_PROFILE).unwrap();
+        let mut card = SoftTransport {
+            card: SoftCard::in_memory(profile).unwrap(),
+        };
+        let mut u: LockedUsim<'_> = Usim::new(&mut card as &mut dyn Transport);
+        ready(&mut u, Some("1234")).unwrap();
+        assert!(HELD_USIM.with(|h| h.borrow().is_none()));
     }
 }

@@ -549,7 +549,7 @@ fn keep_btid_lifetime(
 }
 
 /// B-TID and lifetime of the card's current GBA_U bootstrapping: EF_GBABP's, or the MT's
-/// record of the run whose RAND EF_GBABP holds (see [`keep_btid_lifetime`]).
+/// record of the run whose RAND EF_GBABP holds (see [`crate::me_store::GbaURun`]).
 pub fn card_gbabp(
     usim: &mut LockedUsim<'_>,
     impi: &str,

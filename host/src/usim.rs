@@ -260,9 +260,13 @@ impl<T: Transport> Usim<T> {
         command: &'static str,
         fid: u16,
     ) -> Result<Vec<u8>, UsimError> {
-        self.expect_ok(command, &apdus::select_fid(fid))?;
-        // Le 00 asks for up to 256 bytes; a T=0 card corrects it with 6Cxx.
-        self.expect_ok(command, &apdus::read_binary(0, 256))
+        let fcp = self.expect_ok(command, &apdus::select_fid(fid))?;
+        // The FCP's file size saves the 6Cxx round trip of Le 00 on a T=0 card.
+        let len = crate::decode::fcp(&fcp)
+            .and_then(|f| f.size)
+            .filter(|n| *n > 0)
+            .map_or(256, |n| n.min(256));
+        self.expect_ok(command, &apdus::read_binary(0, len))
     }
 
     /// EF_ICCID (selects the MF on the way; re-select the USIM afterwards).
@@ -275,7 +279,13 @@ impl<T: Transport> Usim<T> {
 
     /// All records of a linear fixed EF under the current ADF (stops at '6A83').
     pub fn records(&mut self, command: &'static str, fid: u16) -> Result<Vec<Vec<u8>>, UsimError> {
-        self.expect_ok(command, &apdus::select_fid(fid))?;
+        let fcp = self.expect_ok(command, &apdus::select_fid(fid))?;
+        let shape = crate::decode::fcp(&fcp).and_then(|f| Some((f.record_len?, f.records?)));
+        if let Some((len, count)) = shape.filter(|(l, c)| (1..=256).contains(l) && *c > 0) {
+            return (1..=count.min(254) as u8)
+                .map(|n| self.expect_ok(command, &apdus::read_record(n, len)))
+                .collect();
+        }
         let mut out = Vec::new();
         for n in 1..=254u8 {
             let r = self.send(&apdus::read_record(n, 256))?;

@@ -288,6 +288,9 @@ pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, 
                 continue;
             }
         };
+        // As serve_http: without it the first answer waits behind the unacknowledged TLS 1.3
+        // session tickets (Nagle + the client's delayed ACK, ~40 ms).
+        let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         tokio::spawn(async move {

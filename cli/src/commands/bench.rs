@@ -7,14 +7,15 @@ use clap::Subcommand;
 use gbau_host::session::CardOpts;
 
 use super::card::soft_profile;
-use crate::bench::{self, BsfBench, CardBench, LocalKeyBench};
+use crate::bench::{self, BsfBench, CardBench, LocalKeyBench, LocalKeyFigures};
 use crate::card_args::{Legacy, Uses};
 use crate::failure::Failure;
 use crate::output::print_json;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
-    /// Seed 001: time the device's full, optimized and stored-key procedures (card in-process, or --reader)
+    /// Seed 001: time the device's full, optimized and stored-key procedures (card in-process;
+    /// with --reader, through the reader and in-process as the baseline)
     LocalKey {
         #[command(flatten)]
         card: CardOpts,
@@ -36,6 +37,19 @@ pub enum BenchCommand {
         /// Seconds of bootstrapping (Zn lookups run half as long)
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// NAF under a flood of unauthenticated requests while a GBA client keeps fetching: the
+    /// flood absorbed per second and the legitimate client's latency (every fetch must get 200)
+    Flood {
+        /// Unauthenticated GETs to send
+        #[arg(long, default_value_t = 100_000)]
+        requests: u64,
+        /// Concurrent flooding clients
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -85,6 +99,22 @@ pub fn exec(legacy: &Legacy, c: BenchCommand) -> Result<ExitCode, Failure> {
                 print_bsf(&r);
             }
         }
+        BenchCommand::Flood {
+            requests,
+            concurrency,
+            json,
+        } => {
+            drop(legacy.merge(CardOpts::default(), Uses::NONE, "bench flood"));
+            let r = crate::flood::flood(requests, concurrency)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_flood(&r);
+            }
+            if r.legitimate_failures > 0 || r.legitimate.count == 0 {
+                return Ok(ExitCode::from(crate::failure::EXIT_FAILURE));
+            }
+        }
         BenchCommand::Card {
             reader,
             profile,
@@ -121,7 +151,15 @@ pub fn exec(legacy: &Legacy, c: BenchCommand) -> Result<ExitCode, Failure> {
 }
 
 fn print_local_key(r: &LocalKeyBench) {
-    println!("local key establishment (seed 001), card: {}", r.card);
+    print_local_key_figures("local key establishment (seed 001), card:", &r.figures);
+    if let (Some(base), Some(ratio)) = (&r.in_process, r.reader_over_in_process) {
+        print_local_key_figures("in-process baseline (same run), card:", base);
+        println!("  reader / in-process, optimized procedure median: {ratio:.2}");
+    }
+}
+
+fn print_local_key_figures(title: &str, r: &LocalKeyFigures) {
+    println!("{title} {}", r.card);
     println!(
         "  first establishment ({}): {:.1} ms",
         r.first_procedure, r.first_ms
@@ -173,4 +211,20 @@ fn print_card(r: &CardBench) {
             r.pcsc_over_in_process.unwrap_or(0.0)
         );
     }
+}
+
+fn print_flood(r: &crate::flood::FloodBench) {
+    println!(
+        "NAF flood: {} unauthenticated GETs in {:.1} s = {:.0} /s absorbed ({} not 401); nonce table bound {}",
+        r.flood_requests, r.flood_seconds, r.flood_requests_per_s, r.flood_unexpected, r.nonce_table_capacity
+    );
+    let l = &r.legitimate;
+    println!(
+        "  legitimate GBA client during the flood: {} fetches, {} failed; p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        l.count,
+        r.legitimate_failures,
+        l.median_us / 1e3,
+        l.p99_us / 1e3,
+        l.max_us / 1e3
+    );
 }
