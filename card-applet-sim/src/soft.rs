@@ -35,6 +35,8 @@ pub struct SoftCard {
     state_path: Option<PathBuf>,
     /// The state the state file durably holds, as this card last wrote it.
     persisted: Option<Persistent>,
+    /// This process's ownership of the state file, held for the card's life.
+    _owner: Option<store::Owner>,
     pending_carries_keys: bool,
 }
 
@@ -48,6 +50,7 @@ impl SoftCard {
             state_path: None,
             persisted: None,
             pending_carries_keys: false,
+            _owner: None,
         })
     }
 
@@ -56,6 +59,9 @@ impl SoftCard {
     pub fn open(profile: Profile, state_path: &Path) -> Result<Self, SoftCardError> {
         let link = Link::new(profile.protocol);
         let fresh = Card::new(profile.clone())?;
+        // One state file, one owner: a second process (gbau card serve and --sim at once)
+        // could otherwise roll SQN arrays and PIN counters back by writing last.
+        let owner = store::Owner::take(state_path)?;
         store::remove_stale_temps(state_path);
         let card = match store::read_optional(state_path)? {
             None => fresh,
@@ -82,6 +88,7 @@ impl SoftCard {
             state_path: Some(state_path.to_owned()),
             persisted: None,
             pending_carries_keys: false,
+            _owner: Some(owner),
         };
         soft.persist()?;
         Ok(soft)

@@ -185,6 +185,9 @@ fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, 
 
 /// Run seed 001 §5.5.1: stored key, else optimized, else full procedure.
 pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
+    // One key store, one owner, for the whole procedure.
+    let _owner =
+        gbau_card::store::Owner::take(&cfg.store).map_err(|e| DeviceError::Store(e.to_string()))?;
     let mut steps = Vec::new();
     let mut s = connect(&cfg.mt).map_err(|e| DeviceError::Mt(format!("{}: {e}", cfg.mt)))?;
     let now = crate::util::unix_now();

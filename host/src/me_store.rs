@@ -80,16 +80,13 @@ pub fn put(impi: &str, s: &MeSession) -> Result<(), String> {
     all.insert(impi.to_owned(), s.clone());
     let p = path();
     if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        gbau_card::store::own_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     gbau_card::store::write_durably(
         &p,
         &serde_json::to_vec_pretty(&all).map_err(|e| e.to_string())?,
     )
-    .map_err(|e| e.to_string())?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("{}: {e}", p.display()))
+    .map_err(|e| e.to_string())
 }
 
 /// B-TID and lifetime of a GBA_U bootstrapping that the card's EF_GBABP is too small to hold
@@ -130,7 +127,7 @@ pub fn put_gba_u_run(impi: &str, run: &GbaURun) -> Result<(), String> {
         };
     all.insert(impi.to_owned(), run.clone());
     if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        gbau_card::store::own_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     gbau_card::store::write_durably(
         &p,

@@ -42,6 +42,8 @@ pub struct Mt {
     keys: BTreeMap<String, StoredKey>,
     /// The card's GBA mode and IMPI, read once (they change only with the card).
     facts: Option<(GbaMode, Impi)>,
+    /// This process's ownership of the key store, for the service's life.
+    _owner: gbau_card::store::Owner,
 }
 
 impl std::fmt::Debug for Mt {
@@ -161,6 +163,8 @@ fn load(store: &Path) -> Result<BTreeMap<String, StoredKey>, String> {
 impl Mt {
     /// An MT service on an open card, with its key store file.
     pub fn new(session: Session, bsf: Option<String>, store: PathBuf) -> Result<Self, String> {
+        // One key store, one owner: two MT services would overwrite each other's keys.
+        let owner = gbau_card::store::Owner::take(&store).map_err(|e| e.to_string())?;
         let keys = load(&store)?;
         Ok(Self {
             session,
@@ -168,6 +172,7 @@ impl Mt {
             store,
             keys,
             facts: None,
+            _owner: owner,
         })
     }
 

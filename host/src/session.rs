@@ -103,7 +103,11 @@ pub fn default_sim_path() -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
+        // Without HOME: a folder of this user's own under the temporary directory, which
+        // create_private_dir refuses unless it is this user's and closed to others.
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("gbau-{}", rustix::process::getuid().as_raw()))
+        });
     base.join("gbau").join("soft-card.json")
 }
 
@@ -153,7 +157,13 @@ impl CardOpts {
         }
         let path = self.sim.clone().unwrap_or_else(default_sim_path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| SessionError::StateDir {
+            // gbau's own state folder must be this user's alone; a path the user names is theirs.
+            let make = if self.sim.is_none() {
+                gbau_card::store::own_private_dir
+            } else {
+                gbau_card::store::create_private_dir
+            };
+            make(dir).map_err(|source| SessionError::StateDir {
                 path: dir.display().to_string(),
                 source,
             })?;

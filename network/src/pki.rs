@@ -34,22 +34,33 @@ fn write(path: &Path, data: &str, private: bool) -> Result<(), PkiError> {
         path: path.display().to_string(),
         source,
     };
-    std::fs::write(path, data).map_err(err)?;
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    // A key file is owner-only from its creation (mode given to open, whatever the umask);
+    // an old file of that name is replaced, never written through (no symlink followed).
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
+        _ => {}
     }
-    Ok(())
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if private { 0o600 } else { 0o644 })
+        .open(path)
+        .map_err(err)?;
+    f.write_all(data.as_bytes()).map_err(err)
 }
 
 /// Create `dir/ca.pem` (+ key) and, for each name, `dir/NAME.pem` and `dir/NAME.key` with the
 /// name (and localhost, 127.0.0.1) as subject alternative names, usable for TLS server and
 /// client authentication.
 pub fn create(dir: &Path, names: &[String]) -> Result<Vec<Issued>, PkiError> {
-    std::fs::create_dir_all(dir).map_err(|source| PkiError::Write {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .map_err(|source| PkiError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

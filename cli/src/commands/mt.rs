@@ -38,7 +38,7 @@ pub fn exec(legacy: &Legacy, c: MtCommand) -> Result<ExitCode, Failure> {
         data,
     } = c;
     let card = legacy.merge(card, Uses::ALL, "mt serve");
-    std::fs::create_dir_all(&data)?;
+    gbau_card::store::create_private_dir(&data)?;
     let session = card.open()?;
     let mt = Mt::new(session, bsf, data.join("local-keys.json"))
         .map_err(|e| UsageError::new("--data", e))?;

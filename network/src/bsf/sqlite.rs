@@ -48,9 +48,23 @@ CREATE INDEX IF NOT EXISTS session_expires ON session (expires);
 impl SqliteStore {
     /// Open (or create) `dir/bsf.sqlite`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
+        // Sessions hold Ks: the folder is 0700 and the database 0600 from their creation;
+        // SQLite gives its -wal and -shm files the database's mode.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)
             .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("bsf.sqlite");
+        match std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().write(true).create_new(true),
+            0o600,
+        )
+        .open(&path)
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError(format!("cannot create {}: {e}", path.display())));
+            }
+            _ => {}
+        }
         let conn =
             Connection::open(&path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")

@@ -1,0 +1,123 @@
+//! Keys at rest (issue: security hardening): every file that holds a key, a PIN or a session
+//! is owner-only from its creation whatever the umask, folders 0700; one state file has one
+//! owning process.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use support::gbau;
+use support::net::{setup, start_bsf, start_naf};
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Under umask 000 and 022: the soft card's state (default folder and --sim), the GBA_ME and
+/// GBA_U stores' folder, the test PKI's keys, the BSF's SQLite database and its -wal/-shm.
+#[test]
+fn key_files_are_owner_only_under_any_umask() {
+    for umask in [0o000, 0o022] {
+        // The children inherit the umask; the one test of this binary changes it.
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(umask));
+        let dir = setup();
+        ok(gbau()
+            .env("HOME", &dir.0)
+            .env_remove("XDG_STATE_HOME")
+            .arg("info"));
+        let state = dir.path(".local/state/gbau");
+        assert_eq!(mode(&state), 0o700, "umask {umask:03o}: state folder");
+        assert_eq!(
+            mode(&state.join("soft-card.json")),
+            0o600,
+            "umask {umask:03o}"
+        );
+        ok(gbau()
+            .args(["--sim"])
+            .arg(dir.path("own/card.json"))
+            .arg("info"));
+        assert_eq!(mode(&dir.path("own/card.json")), 0o600);
+        assert_eq!(mode(&dir.path("own")), 0o700);
+        ok(gbau()
+            .args(["pki", "create", "--dir"])
+            .arg(dir.path("pki2"))
+            .args(["a.example.org"]));
+        assert_eq!(mode(&dir.path("pki2")), 0o700);
+        assert_eq!(mode(&dir.path("pki2/ca.key")), 0o600);
+        assert_eq!(mode(&dir.path("pki2/a.example.org.key")), 0o600);
+        let bsf = start_bsf(&dir);
+        let naf = start_naf(&dir, &bsf, "naf.example.org");
+        ok(gbau()
+            .env("HOME", &dir.0)
+            .env_remove("XDG_STATE_HOME")
+            .args(["http", "GET", &format!("{}x", naf.url), "--bsf"])
+            .arg(format!("{}/", bsf.ub))
+            .args(["--resolve", &naf.resolve]));
+        assert_eq!(
+            mode(&dir.path("data")),
+            0o700,
+            "umask {umask:03o}: BSF data"
+        );
+        for f in ["bsf.sqlite", "bsf.sqlite-wal", "bsf.sqlite-shm"] {
+            let p = dir.path(&format!("data/{f}"));
+            if p.exists() {
+                assert_eq!(mode(&p), 0o600, "umask {umask:03o}: {f}");
+            }
+        }
+        drop(naf);
+        drop(bsf);
+    }
+}
+
+/// One state file, one owner: while `gbau card stdio` holds a soft card's state, `--sim` on the
+/// same file is refused (so SQN arrays and PIN counters cannot be rolled back by whoever writes
+/// last); after it ends, the file opens again.
+#[test]
+fn a_state_file_has_one_owning_process() {
+    let dir = setup();
+    let state = dir.path("card.json");
+    let mut holder = gbau()
+        .args(["card", "stdio", "--state"])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("ATR"), "{line}");
+    let out = gbau()
+        .arg("--sim")
+        .arg(&state)
+        .arg("info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another process"), "{err}");
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    ok(gbau().arg("--sim").arg(&state).arg("info"));
+}
