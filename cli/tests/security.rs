@@ -121,3 +121,46 @@ fn a_state_file_has_one_owning_process() {
     let _ = holder.wait();
     ok(gbau().arg("--sim").arg(&state).arg("info"));
 }
+
+/// The MT's local interface: TCP only on loopback; a Unix socket 0600 in a 0700 folder that
+/// replaces only an old socket, never another file; an idle device does not block the others.
+#[test]
+fn the_local_interface_is_local_and_not_blocked_by_an_idle_device() {
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let mt_serve = |local: &str| {
+        gbau()
+            .env("HOME", &dir.0)
+            .arg("--sim")
+            .arg(dir.path("card.json"))
+            .args(["mt", "serve", "--local", local, "--bsf"])
+            .arg(format!("{}/", bsf.ub))
+            .arg("--data")
+            .arg(dir.path("mt"))
+            .output()
+            .unwrap()
+    };
+    let out = mt_serve("tcp:0.0.0.0:0");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    std::fs::write(dir.path("not-a-socket"), b"keep me").unwrap();
+    let out = mt_serve(&format!("unix:{}", dir.path("not-a-socket").display()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a socket"));
+    assert_eq!(std::fs::read(dir.path("not-a-socket")).unwrap(), b"keep me");
+
+    let mt = support::net::start_mt(&dir, &bsf);
+    let sock = dir.path("mt.sock");
+    assert_eq!(mode(&sock), 0o600, "the socket is the owner's");
+    // An idle device holds a connection open; another device is still answered.
+    let _idle = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    let mut other = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    other
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    gbau_host::local::write_frame(&mut other, br#"{"op":"info"}"#).unwrap();
+    let a: gbau_host::local::Answer =
+        serde_json::from_slice(&gbau_host::local::read_frame(&mut other).unwrap()).unwrap();
+    assert!(a.ok, "{a:?}");
+    drop(mt);
+}

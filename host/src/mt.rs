@@ -469,50 +469,116 @@ impl Mt {
     /// Serve one connection until it closes. Garbage gets an error frame; an oversized frame
     /// ends the connection (the stream cannot be resynchronised).
     pub fn serve_connection(&mut self, s: &mut Stream) {
-        loop {
-            let payload = match read_frame(s) {
-                Ok(p) => p,
-                Err(FrameError::TooLong(n)) => {
-                    let _ = write_frame(
-                        s,
-                        &serde_json::to_vec(&Answer::error("frame_too_long", format!("{n} bytes")))
-                            .unwrap_or_default(),
-                    );
-                    return;
-                }
-                Err(_) => return,
-            };
-            let answer = match serde_json::from_slice::<Request>(&payload) {
-                Ok(r) => self.handle(r),
-                Err(e) => Answer::error("malformed_frame", e.to_string()),
-            };
-            if write_frame(s, &serde_json::to_vec(&answer).unwrap_or_default()).is_err() {
+        serve_frames(s, |r| Some(self.handle(r)));
+    }
+}
+
+/// Read requests and write answers on one connection until it closes; `handle` answers a
+/// request (`None`: stop).
+fn serve_frames(s: &mut Stream, mut handle: impl FnMut(Request) -> Option<Answer>) {
+    loop {
+        let payload = match read_frame(s) {
+            Ok(p) => p,
+            Err(FrameError::TooLong(n)) => {
+                let _ = write_frame(
+                    s,
+                    &serde_json::to_vec(&Answer::error("frame_too_long", format!("{n} bytes")))
+                        .unwrap_or_default(),
+                );
                 return;
             }
+            Err(_) => return,
+        };
+        let answer = match serde_json::from_slice::<Request>(&payload) {
+            Ok(r) => match handle(r) {
+                Some(a) => a,
+                None => return,
+            },
+            Err(e) => Answer::error("malformed_frame", e.to_string()),
+        };
+        if write_frame(s, &serde_json::to_vec(&answer).unwrap_or_default()).is_err() {
+            return;
         }
     }
 }
 
-/// Listen on `unix:PATH` or `tcp:127.0.0.1:PORT` and serve connections one at a time (the
-/// card is one resource) until the process ends.
+/// How long a device may stay silent on an open connection before the MT closes it.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Devices served at once; further connections are closed at once.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Serve each connection in its own thread, at most [`MAX_CONNECTIONS`] at once: frames are
+/// read there, so an idle or slow device does not block the others, while the MT (and its
+/// card) stays on this thread and answers one request at a time.
+fn serve_concurrently(
+    mut mt: Mt,
+    incoming: impl Iterator<Item = Stream> + Send + 'static,
+) -> Result<(), String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    type Job = (Request, mpsc::Sender<Answer>);
+    let (jobs, queue) = mpsc::channel::<Job>();
+    std::thread::spawn(move || {
+        let open = Arc::new(AtomicUsize::new(0));
+        for mut c in incoming {
+            if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                open.fetch_sub(1, Ordering::SeqCst);
+                tracing::warn!("{MAX_CONNECTIONS} devices connected already: connection refused");
+                continue;
+            }
+            let (jobs, open) = (jobs.clone(), open.clone());
+            std::thread::spawn(move || {
+                serve_frames(&mut c, |r| {
+                    let (reply, answer) = mpsc::channel();
+                    jobs.send((r, reply)).ok()?;
+                    answer.recv().ok()
+                });
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    for (request, reply) in queue {
+        let _ = reply.send(mt.handle(request));
+    }
+    Err("the listener stopped".into())
+}
+
+/// Listen on `unix:PATH`, `tcp:127.0.0.1:PORT` or `serial:DEVICE` and serve devices until the
+/// process ends.
 pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), String> {
+    let timeout = |s: Stream| -> Stream {
+        let _ = match &s {
+            Stream::Unix(c) => c.set_read_timeout(Some(IDLE_TIMEOUT)),
+            Stream::Tcp(c) => c.set_read_timeout(Some(IDLE_TIMEOUT)),
+            Stream::Serial(_) => Ok(()),
+        };
+        s
+    };
     match local.split_once(':') {
         Some(("unix", path)) => {
-            let _ = std::fs::remove_file(path);
-            let l =
-                std::os::unix::net::UnixListener::bind(path).map_err(|e| format!("{path}: {e}"))?;
+            let l = bind_unix(path)?;
             ready(format!("unix:{path}"));
-            for c in l.incoming().flatten() {
-                mt.serve_connection(&mut Stream::Unix(c));
-            }
+            serve_concurrently(
+                mt,
+                std::iter::from_fn(move || Some(l.accept()))
+                    .filter_map(Result::ok)
+                    .map(move |(c, _)| timeout(Stream::Unix(c))),
+            )?;
         }
         Some(("tcp", hp)) => {
-            let l = std::net::TcpListener::bind(hp).map_err(|e| format!("{hp}: {e}"))?;
+            let l = bind_tcp(hp)?;
             let a = l.local_addr().map_err(|e| e.to_string())?;
             ready(format!("tcp:{a}"));
-            for c in l.incoming().flatten() {
-                mt.serve_connection(&mut Stream::Tcp(c));
-            }
+            serve_concurrently(
+                mt,
+                std::iter::from_fn(move || Some(l.accept()))
+                    .filter_map(Result::ok)
+                    .map(move |(c, _)| {
+                        let _ = c.set_nodelay(true);
+                        timeout(Stream::Tcp(c))
+                    }),
+            )?;
         }
         Some(("serial", path)) => {
             // One line, one peer: serve it, and reopen when it closes.
@@ -530,6 +596,41 @@ pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Bind the local interface: a Unix socket (its folder made 0700, the socket 0600; an old
+/// path removed only when it is a socket) or TCP on a loopback address only.
+fn bind_unix(path: &str) -> Result<std::os::unix::net::UnixListener, String> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let p = Path::new(path);
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        gbau_card::store::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_socket() => {
+            std::fs::remove_file(p).map_err(|e| format!("{path}: {e}"))?;
+        }
+        Ok(_) => return Err(format!("{path} exists and is not a socket: not removed")),
+        Err(_) => {}
+    }
+    let l = std::os::unix::net::UnixListener::bind(p).map_err(|e| format!("{path}: {e}"))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{path}: {e}"))?;
+    Ok(l)
+}
+
+fn bind_tcp(hp: &str) -> Result<std::net::TcpListener, String> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<_> = hp
+        .to_socket_addrs()
+        .map_err(|e| format!("{hp}: {e}"))?
+        .collect();
+    if addrs.is_empty() || addrs.iter().any(|a| !a.ip().is_loopback()) {
+        return Err(format!(
+            "{hp}: the local interface listens on loopback addresses only (127.0.0.1, ::1)"
+        ));
+    }
+    std::net::TcpListener::bind(&addrs[..]).map_err(|e| format!("{hp}: {e}"))
 }
 
 /// Serve connections on a bound Unix listener until `stop` is set, then give the service
