@@ -230,3 +230,26 @@ fn no_session_lost_to_a_kill_during_load() {
         answered.len()
     );
 }
+
+/// A client that sends its head but trickles (or withholds) its body gets 408 once the body
+/// deadline passes, instead of holding a server task forever.
+#[test]
+fn a_withheld_body_gets_408() {
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let t0 = std::time::Instant::now();
+    let mut s = TcpStream::connect(bsf.ub.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\nonly ten b",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let r = String::from_utf8_lossy(&out);
+    assert!(r.starts_with("HTTP/1.1 408"), "{r}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(9) + gbau_network::http::BODY_TIMEOUT,
+        "answered at the deadline"
+    );
+}

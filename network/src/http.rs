@@ -23,6 +23,10 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_HEAD: usize = 16 * 1024;
 /// A client must send its request head within this time.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client must send the whole request body within this time (408 otherwise).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections a server holds at once; one more is closed at once (not queued).
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// A request as the cores see it.
 #[derive(Debug, Clone)]
@@ -112,12 +116,21 @@ fn to_hyper(r: Resp) -> Response<Full<Bytes>> {
 async fn read(req: Request<Incoming>, conn: ConnInfo) -> Result<Req, Resp> {
     let (parts, body) = req.into_parts();
     let limited = Limited::new(body, MAX_BODY);
-    let body = match limited.collect().await {
-        Ok(c) => c.to_bytes().to_vec(),
-        Err(_) => {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Ok(Ok(c)) => c.to_bytes().to_vec(),
+        Ok(Err(_)) => {
             return Err(Resp::text(
                 413,
                 &format!("request body over {MAX_BODY} bytes"),
+            ))
+        }
+        Err(_) => {
+            return Err(Resp::text(
+                408,
+                &format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
             ))
         }
     };
@@ -187,11 +200,20 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
 
 /// Serve plain HTTP on `listener` until the process ends.
 pub async fn serve_http(listener: TcpListener, handler: Handler) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "{MAX_CONNECTIONS} connections open: refused");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_conn(stream, handler.clone(), ConnInfo::default()));
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    serve_conn(stream, handler, ConnInfo::default()).await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 tracing::warn!("accept: {e}");
@@ -279,6 +301,7 @@ pub fn tls_server_auth_only(
 pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, handler: Handler) {
     use sha2::Digest;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -288,12 +311,17 @@ pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, 
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "{MAX_CONNECTIONS} connections open: refused");
+            continue;
+        };
         // As serve_http: without it the first answer waits behind the unacknowledged TLS 1.3
         // session tickets (Nagle + the client's delayed ACK, ~40 ms).
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
