@@ -213,6 +213,18 @@ fn the_mt_keeps_the_key_pending_until_the_device_completes() {
         Some("no_key"),
         "a pending key is not usable"
     );
+    // A NAF_Id the card's EF_NAFKCA does not list is refused.
+    let unlisted = ask(
+        &mut s,
+        &format!(
+            r#"{{"op":"establish","naf_id":"evil.example.org","device_id":"device-2","b_tid":"{b_tid}"}}"#
+        ),
+    );
+    assert_eq!(
+        unlisted.error.as_deref(),
+        Some("naf_id_not_listed"),
+        "{unlisted:?}"
+    );
     // The optimized request naming another B-TID is refused.
     let stale = ask(
         &mut s,

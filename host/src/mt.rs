@@ -42,6 +42,8 @@ pub struct Mt {
     keys: BTreeMap<String, StoredKey>,
     /// The card's GBA mode and IMPI, read once (they change only with the card).
     facts: Option<(GbaMode, Impi)>,
+    /// The card's NAF Key Centers (EF_NAFKCA), read once.
+    key_centers: Option<Vec<String>>,
     /// This process's ownership of the key store, for the service's life.
     _owner: gbau_card::store::Owner,
 }
@@ -172,6 +174,7 @@ impl Mt {
             store,
             keys,
             facts: None,
+            key_centers: None,
             _owner: owner,
         })
     }
@@ -288,6 +291,9 @@ impl Mt {
         if let Some(a) = bad {
             return Ok(a);
         }
+        if let Some(a) = self.unlisted(&naf_id)? {
+            return Ok(a);
+        }
         let derived = self.on_card(|u, mode, impi| {
             let Some(valid) = valid_b_tid(u, mode, impi)? else {
                 return Ok(Err(Answer::error(
@@ -313,6 +319,25 @@ impl Mt {
         }
     }
 
+    /// Keys only for a NAF Key Center the card lists in EF_NAFKCA (TS 31.102 §4.2.81): a
+    /// local process cannot make the MT derive keys for any NAF it names. The list is read
+    /// once.
+    fn unlisted(&mut self, naf_id: &str) -> Result<Option<Answer>, CmdError> {
+        if self.key_centers.is_none() {
+            self.key_centers = Some(self.on_card(|u, _, _| Ok(u.naf_key_centers()?))?);
+        }
+        let listed = self
+            .key_centers
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|k| k == naf_id));
+        Ok((!listed).then(|| {
+            Answer::error(
+                "naf_id_not_listed",
+                format!("{naf_id} is not a NAF Key Center of this card (EF_NAFKCA)"),
+            )
+        }))
+    }
+
     /// The NAF_Id of the Key Center, and an error answer when the pair is malformed.
     fn check_pair(
         naf_id: &str,
@@ -333,6 +358,9 @@ impl Mt {
     ) -> Result<Answer, CmdError> {
         let (kc, bad) = Self::check_pair(&naf_id, &device_id)?;
         if let Some(a) = bad {
+            return Ok(a);
+        }
+        if let Some(a) = self.unlisted(&naf_id)? {
             return Ok(a);
         }
         let key =
