@@ -51,7 +51,9 @@ impl Failure {
             Self::Usage(_)
             | Self::Profile(_)
             | Self::Cmd(CmdError::Usage(_))
-            | Self::Session(SessionError::PinRequired | SessionError::Profile(_))
+            | Self::Session(
+                SessionError::PinRequired | SessionError::Profile(_) | SessionError::Usage(_),
+            )
             | Self::Cmd(CmdError::Session(SessionError::PinRequired | SessionError::Profile(_)))
             | Self::Shell(ShellError::Session(
                 SessionError::PinRequired | SessionError::Profile(_),

@@ -164,3 +164,73 @@ fn the_local_interface_is_local_and_not_blocked_by_an_idle_device() {
     assert!(a.ok, "{a:?}");
     drop(mt);
 }
+
+/// Keys need not sit on the command line: `--ks @FILE` and `--k -` (standard input) give the
+/// same results as the hex itself; a missing file is a usage error naming it.
+#[test]
+fn secrets_from_a_file_or_standard_input() {
+    let dir = setup();
+    let ks = "b40ba9a3c58b2a05bbf0d987b21bf8cbf769bcd751044604127672711c6d3441";
+    std::fs::write(dir.path("ks.hex"), format!("{ks}\n")).unwrap();
+    let gba = |ks_arg: &str| {
+        ok(gbau().args([
+            "calc",
+            "gba",
+            "--ks",
+            ks_arg,
+            "--rand",
+            "23553cbe9637a89d218ae64dae47bf35",
+            "--impi",
+            "001010000000001@ims.mnc001.mcc001.3gppnetwork.org",
+            "--naf-fqdn",
+            "naf.example.org",
+        ]))
+    };
+    let direct = gba(ks);
+    assert!(direct.contains("d3d5b418417eedfff77c5cce9b962bd62a6bbedbff2b309ab15cdc90882b18f2"));
+    assert_eq!(gba(&format!("@{}", dir.path("ks.hex").display())), direct);
+    let mut child = gbau()
+        .args([
+            "calc",
+            "milenage",
+            "--k",
+            "-",
+            "--opc",
+            "cd63cb71954a9f4e48a5994e37a02baf",
+            "--rand",
+            "23553cbe9637a89d218ae64dae47bf35",
+            "--sqn",
+            "ff9bb4d0b607",
+            "--amf",
+            "b9b9",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"465b5ce8b199b49faa5f0a2ee238a6bc\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a54211d5e3ba50bf"));
+    let missing = gbau()
+        .args([
+            "calc",
+            "gba",
+            "--ks",
+            "@/nonexistent/ks",
+            "--rand",
+            "00",
+            "--impi",
+            "x",
+            "--naf-fqdn",
+            "y",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/ks"));
+}

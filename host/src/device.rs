@@ -125,6 +125,7 @@ fn key_center(
             reqwest::Identity::from_pem(&pem).map_err(|e| DeviceError::KeyCenter(e.to_string()))?,
         )
         .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
     let r = client
@@ -136,9 +137,17 @@ fn key_center(
         .send()
         .map_err(|e| DeviceError::KeyCenter(format!("{}: {e}", cfg.key_center_url)))?;
     let status = r.status().as_u16();
-    let v: serde_json::Value = r
-        .json()
+    // The Key Center's answer is small: more than 64 KiB is refused, not read.
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(r, 64 * 1024 + 1), &mut body)
         .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
+    if body.len() > 64 * 1024 {
+        return Err(DeviceError::KeyCenter(
+            "the Key Center's answer is over 64 KiB".into(),
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
     if status == 200 {
         Ok(Ok(
             serde_json::from_value(v).map_err(|e| DeviceError::KeyCenter(e.to_string()))?

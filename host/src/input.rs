@@ -22,6 +22,25 @@ impl UsageError {
     }
 }
 
+/// A secret given on the command line, or — so it need not sit in the process list or the
+/// shell history — `@FILE` (the file's first line) or `-` (one line from standard input).
+pub fn secret_value(arg: &'static str, text: &str) -> Result<String, UsageError> {
+    let line = |raw: String| raw.lines().next().unwrap_or("").trim().to_owned();
+    if text == "-" {
+        let mut raw = String::new();
+        std::io::stdin()
+            .read_line(&mut raw)
+            .map_err(|e| UsageError::new(arg, format!("standard input: {e}")))?;
+        return Ok(line(raw));
+    }
+    if let Some(path) = text.strip_prefix('@') {
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| UsageError::new(arg, format!("{path}: {e}")))?;
+        return Ok(line(raw));
+    }
+    Ok(text.to_owned())
+}
+
 fn describe(e: HexError) -> String {
     match e {
         HexError::WrongLength { expected, got } => {

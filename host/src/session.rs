@@ -33,7 +33,7 @@ pub struct CardOpts {
     /// Card profile: the soft card's definition, or a real card's keys for `gba check`/scripts
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// PIN1, verified when the card requires it
+    /// PIN1, verified when the card requires it (or @FILE, or - for standard input)
     #[arg(long, env = "GBAU_PIN", value_name = "PIN", hide_env_values = true)]
     pub pin: Option<String>,
 }
@@ -54,8 +54,10 @@ pub enum SessionError {
         path: String,
         source: std::io::Error,
     },
-    #[error("PIN1 is required: pass --pin PIN or set GBAU_PIN")]
+    #[error("PIN1 is required: pass --pin PIN (or @FILE, or -) or set GBAU_PIN")]
     PinRequired,
+    #[error(transparent)]
+    Usage(#[from] crate::input::UsageError),
 }
 
 /// An open card.
@@ -131,6 +133,15 @@ impl CardOpts {
         }
     }
 
+    /// PIN1 as given: the digits, or read from `@FILE` or `-` (standard input).
+    fn pin(&self) -> Result<Option<String>, SessionError> {
+        Ok(self
+            .pin
+            .as_deref()
+            .map(|p| crate::input::secret_value("--pin", p))
+            .transpose()?)
+    }
+
     /// The profile's name for messages.
     #[must_use]
     pub fn profile_label(&self) -> String {
@@ -149,7 +160,7 @@ impl CardOpts {
                 link: Box::new(t),
                 label,
                 profile: self.load_profile(false)?,
-                pin: self.pin.clone(),
+                pin: self.pin()?,
                 is_soft: false,
                 trace: None,
                 usim_aid: None,
@@ -169,7 +180,7 @@ impl CardOpts {
             })?;
         }
         let profile = self.load_profile(true)?.ok_or(SessionError::PinRequired)?;
-        let pin = self.pin.clone().or_else(|| Some(profile_pin(&profile)));
+        let pin = self.pin()?.or_else(|| Some(profile_pin(&profile)));
         let card = SoftCard::open(profile.clone(), &path)?;
         Ok(Session {
             link: Box::new(SoftTransport { card }),

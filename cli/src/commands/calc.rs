@@ -8,7 +8,7 @@ use gbau_core::identity::UaProtocolId;
 use gbau_core::milenage::MilenageConstants;
 use gbau_core::secret::{Ck, Ik, Ks, Op, Opc, K};
 use gbau_core::sqn::Sqn;
-use gbau_host::input::{constants, fixed_hex, rotations, UsageError};
+use gbau_host::input::{constants, fixed_hex, rotations, secret_value, UsageError};
 
 use crate::failure::Failure;
 use crate::oracle::{self, GbaInput, MilenageInput, OperatorKey};
@@ -25,7 +25,7 @@ pub enum CalcCommand {
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("operator").required(true).args(["op", "opc"]))]
 pub struct MilenageArgs {
-    /// Subscriber key K, 16 bytes hex
+    /// Subscriber key K, 16 bytes hex (or @FILE, or - for standard input)
     #[arg(long, value_name = "HEX")]
     k: String,
     /// Operator variant OP, 16 bytes hex (OPc is derived)
@@ -57,7 +57,7 @@ pub struct MilenageArgs {
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("key").required(true).args(["ks", "ck"]))]
 pub struct GbaArgs {
-    /// Ks = CK || IK, 32 bytes hex
+    /// Ks = CK || IK, 32 bytes hex (or @FILE, or - for standard input)
     #[arg(long, value_name = "HEX")]
     ks: Option<String>,
     /// CK, 16 bytes hex (with --ik instead of --ks)
@@ -131,8 +131,12 @@ pub fn exec(c: CalcCommand) -> Result<ExitCode, Failure> {
 
 fn milenage_input(a: &MilenageArgs) -> Result<MilenageInput, UsageError> {
     let operator_key = match (&a.op, &a.opc) {
-        (Some(op), None) => OperatorKey::Op(Op::new(fixed_hex("--op", op)?)),
-        (None, Some(opc)) => OperatorKey::Opc(Opc::new(fixed_hex("--opc", opc)?)),
+        (Some(op), None) => {
+            OperatorKey::Op(Op::new(fixed_hex("--op", &secret_value("--op", op)?)?))
+        }
+        (None, Some(opc)) => {
+            OperatorKey::Opc(Opc::new(fixed_hex("--opc", &secret_value("--opc", opc)?)?))
+        }
         _ => {
             return Err(UsageError::new(
                 "--op/--opc",
@@ -148,7 +152,7 @@ fn milenage_input(a: &MilenageArgs) -> Result<MilenageInput, UsageError> {
         constants_in.c = constants("--c", c)?;
     }
     Ok(MilenageInput {
-        k: K::new(fixed_hex("--k", &a.k)?),
+        k: K::new(fixed_hex("--k", &secret_value("--k", &a.k)?)?),
         operator_key,
         rand: Rand(fixed_hex("--rand", &a.rand)?),
         sqn: Sqn::from_bytes(fixed_hex("--sqn", &a.sqn)?),
@@ -159,10 +163,10 @@ fn milenage_input(a: &MilenageArgs) -> Result<MilenageInput, UsageError> {
 
 fn gba_input(a: &GbaArgs) -> Result<GbaInput, UsageError> {
     let ks = match (&a.ks, &a.ck, &a.ik) {
-        (Some(ks), None, None) => Ks::new(fixed_hex("--ks", ks)?),
+        (Some(ks), None, None) => Ks::new(fixed_hex("--ks", &secret_value("--ks", ks)?)?),
         (None, Some(ck), Some(ik)) => GbaInput::ks_from(
-            &Ck::new(fixed_hex("--ck", ck)?),
-            &Ik::new(fixed_hex("--ik", ik)?),
+            &Ck::new(fixed_hex("--ck", &secret_value("--ck", ck)?)?),
+            &Ik::new(fixed_hex("--ik", &secret_value("--ik", ik)?)?),
         ),
         _ => {
             return Err(UsageError::new(

@@ -20,8 +20,8 @@ pub struct PersonalizeArgs {
     /// Write to the card (without it: show the plan and check the card, write nothing)
     #[arg(long)]
     write: bool,
-    /// ADM1 digits, as printed with the card (sysmo cards: required with --write, never taken
-    /// from the profile; the soft card: default pins.adm1 of the profile)
+    /// ADM1 digits, as printed with the card, or @FILE, or - (sysmo cards: required with
+    /// --write, never taken from the profile; the soft card: default pins.adm1 of the profile)
     #[arg(long, env = "GBAU_ADM", value_name = "DIGITS", hide_env_values = true)]
     adm: Option<String>,
     /// Present ADM1 even when fewer than its 3 tries remain (never the last one)
@@ -48,7 +48,11 @@ pub fn exec(card: CardOpts, a: &PersonalizeArgs) -> Result<ExitCode, Failure> {
     let opts = Options {
         target: a.model,
         write: a.write,
-        adm: a.adm.clone(),
+        adm: a
+            .adm
+            .as_deref()
+            .map(|v| gbau_host::input::secret_value("--adm", v))
+            .transpose()?,
         force: a.force,
         announce_adm_tries: Some(|tries| match tries {
             Some(n) => eprintln!("ADM1: {n} tries left; presenting ADM1"),
