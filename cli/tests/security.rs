@@ -234,3 +234,62 @@ fn secrets_from_a_file_or_standard_input() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/ks"));
 }
+
+/// With `--allow-uid`, the MT serves only processes of those users on its Unix socket (the
+/// kernel's SO_PEERCRED): another user's connection is closed unanswered.
+#[test]
+fn the_local_interface_serves_only_allowed_users() {
+    use std::io::BufRead;
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let me = rustix::process::getuid().as_raw();
+    for (uid, served) in [(me.wrapping_add(4242), false), (me, true)] {
+        let sock = dir.path(&format!("mt-{uid}/mt.sock"));
+        let mut child = gbau()
+            .env("HOME", &dir.0)
+            .arg("--sim")
+            .arg(dir.path(&format!("card-{uid}.json")))
+            .args(["mt", "serve", "--local"])
+            .arg(format!("unix:{}", sock.display()))
+            .args(["--bsf", &format!("{}/", bsf.ub), "--data"])
+            .arg(dir.path(&format!("mt-{uid}/data")))
+            .args(["--allow-uid", &uid.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("mt: unix:"), "{line}");
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let answered = gbau_host::local::write_frame(&mut s, br#"{"op":"info"}"#).is_ok()
+            && gbau_host::local::read_frame(&mut s).is_ok();
+        assert_eq!(answered, served, "allow-uid {uid}, this process {me}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A device key store that is not what gbau wrote is an error naming the file, never
+/// silently replaced.
+#[test]
+fn a_corrupt_device_store_is_an_error_naming_it() {
+    let dir = setup();
+    std::fs::write(dir.path("d1.json"), b"{ not json").unwrap();
+    let out = support::net::device_establish(
+        &dir,
+        "unix:/nonexistent/mt.sock",
+        "https://127.0.0.1:9/local-key",
+        "device-1",
+        "device-1",
+        "d1.json",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("d1.json") && err.contains("corrupt"), "{err}");
+    assert_eq!(std::fs::read(dir.path("d1.json")).unwrap(), b"{ not json");
+}

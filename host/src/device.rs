@@ -101,10 +101,15 @@ fn must(a: Answer, what: &str) -> Result<Answer, DeviceError> {
     }
 }
 
-fn load(path: &Path) -> Option<DeviceKey> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
+/// The device's stored key: `None` when there is none yet; a store that cannot be read or
+/// parsed is an error naming the file, never silently replaced.
+fn load(path: &Path) -> Result<Option<DeviceKey>, DeviceError> {
+    match gbau_card::store::read_optional(path).map_err(|e| DeviceError::Store(e.to_string()))? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| DeviceError::Store(format!("{} is corrupt: {e}", path.display()))),
+    }
 }
 
 fn key_center(
@@ -198,9 +203,10 @@ pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
     let _owner =
         gbau_card::store::Owner::take(&cfg.store).map_err(|e| DeviceError::Store(e.to_string()))?;
     let mut steps = Vec::new();
+    let stored = load(&cfg.store)?;
     let mut s = connect(&cfg.mt).map_err(|e| DeviceError::Mt(format!("{}: {e}", cfg.mt)))?;
     let now = crate::util::unix_now();
-    if let Some(k) = load(&cfg.store).filter(|k| {
+    if let Some(k) = stored.filter(|k| {
         k.mt == cfg.mt && gbau_core::time::parse_utc(&k.key_lifetime).is_some_and(|t| t > now)
     }) {
         if key_check(&mut s, cfg, &k)? {

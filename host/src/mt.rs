@@ -574,7 +574,45 @@ fn serve_concurrently(
 
 /// Listen on `unix:PATH`, `tcp:127.0.0.1:PORT` or `serial:DEVICE` and serve devices until the
 /// process ends.
-pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), String> {
+pub fn serve(mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), String> {
+    serve_for(mt, local, &[], ready)
+}
+
+/// The peer of a Unix connection is allowed: any user when `allowed` is empty, else one of
+/// those user ids (SO_PEERCRED, checked by the kernel).
+fn peer_allowed(c: &std::os::unix::net::UnixStream, allowed: &[u32]) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    match rustix::net::sockopt::socket_peercred(c) {
+        Ok(cred) if allowed.contains(&cred.uid.as_raw()) => true,
+        Ok(cred) => {
+            tracing::warn!(
+                uid = cred.uid.as_raw(),
+                "local interface: a process of a user not allowed connected: closed"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!("local interface: no peer credentials ({e}): closed");
+            false
+        }
+    }
+}
+
+/// [`serve`], with Unix-socket peers limited to the user ids in `allowed` (none: any).
+pub fn serve_for(
+    mut mt: Mt,
+    local: &str,
+    allowed: &[u32],
+    ready: impl FnOnce(String),
+) -> Result<(), String> {
+    if !allowed.is_empty() && !local.starts_with("unix:") {
+        return Err(format!(
+            "{local:?}: an allow-list of peer users needs a Unix socket (unix:PATH)"
+        ));
+    }
+    let allowed = allowed.to_vec();
     let timeout = |s: Stream| -> Stream {
         let _ = match &s {
             Stream::Unix(c) => c.set_read_timeout(Some(IDLE_TIMEOUT)),
@@ -591,6 +629,7 @@ pub fn serve(mut mt: Mt, local: &str, ready: impl FnOnce(String)) -> Result<(), 
                 mt,
                 std::iter::from_fn(move || Some(l.accept()))
                     .filter_map(Result::ok)
+                    .filter(move |(c, _)| peer_allowed(c, &allowed))
                     .map(move |(c, _)| timeout(Stream::Unix(c))),
             )?;
         }

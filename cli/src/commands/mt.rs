@@ -27,6 +27,10 @@ pub enum MtCommand {
         /// Directory of the per-device key store
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+        /// Serve only processes of this user id on the Unix socket (repeatable; checked with
+        /// SO_PEERCRED). Without it any process that can open the 0600 socket is served
+        #[arg(long = "allow-uid", value_name = "UID")]
+        allow_uid: Vec<u32>,
     },
 }
 
@@ -36,13 +40,14 @@ pub fn exec(legacy: &Legacy, c: MtCommand) -> Result<ExitCode, Failure> {
         local,
         bsf,
         data,
+        allow_uid,
     } = c;
     let card = legacy.merge(card, Uses::ALL, "mt serve");
     gbau_card::store::create_private_dir(&data)?;
     let session = card.open()?;
     let mt = Mt::new(session, bsf, data.join("local-keys.json"))
         .map_err(|e| UsageError::new("--data", e))?;
-    mt::serve(mt, &local, |a| announce(&format!("mt: {a}")))
+    mt::serve_for(mt, &local, &allow_uid, |a| announce(&format!("mt: {a}")))
         .map_err(|e| UsageError::new("--local", e))?;
     Ok(ExitCode::SUCCESS)
 }
