@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use gbau_core::hexutil::{parse_fixed, to_hex};
 use serde::{Deserialize, Serialize};
 
+use crate::local::{connect, Stream};
 use crate::local::{
     proof, read_frame, write_frame, Answer, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
 };
-use crate::mt::{connect, Stream};
 use gbau_core::local_key::{LocalKeyAnswer, LocalKeyRequest};
 
 /// The device's configuration.

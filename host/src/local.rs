@@ -161,6 +161,65 @@ pub fn proof(
     mac.finalize().into_bytes().into()
 }
 
+/// A local address: `unix:PATH`, `tcp:HOST:PORT` or `serial:DEVICE`.
+#[derive(Debug)]
+pub enum Stream {
+    Unix(std::os::unix::net::UnixStream),
+    Tcp(std::net::TcpStream),
+    Serial(std::fs::File),
+}
+
+/// Open a serial device (or pseudo-terminal) in raw mode: bytes pass unchanged.
+pub fn open_serial(path: &str) -> std::io::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let mut t = rustix::termios::tcgetattr(&f)?;
+    t.make_raw();
+    rustix::termios::tcsetattr(&f, rustix::termios::OptionalActions::Now, &t)?;
+    Ok(f)
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.read(b),
+            Self::Tcp(s) => s.read(b),
+            Self::Serial(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.write(b),
+            Self::Tcp(s) => s.write(b),
+            Self::Serial(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Unix(s) => s.flush(),
+            Self::Tcp(s) => s.flush(),
+            Self::Serial(s) => s.flush(),
+        }
+    }
+}
+
+/// Connect to a local address.
+pub fn connect(addr: &str) -> std::io::Result<Stream> {
+    match addr.split_once(':') {
+        Some(("unix", path)) => Ok(Stream::Unix(std::os::unix::net::UnixStream::connect(path)?)),
+        Some(("tcp", hp)) => Ok(Stream::Tcp(std::net::TcpStream::connect(hp)?)),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{addr:?}: use unix:PATH or tcp:HOST:PORT"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 //! per (MT, device) pair durably, and proves it holds a stored key without revealing it.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use gbau_core::hexutil::{parse_fixed, to_hex};
@@ -12,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::impi_of;
 use crate::error::CmdError;
+pub use crate::local::{connect, open_serial, Stream};
 use crate::local::{
     proof, read_frame, write_frame, Answer, FrameError, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
 };
@@ -93,65 +93,6 @@ fn ks_local_mt(
     let ext = crate::ua::naf_key(u, mode, impi, kc)?;
     gbau_core::kdf::ks_local_mt(&ext, &bt, kc, device_id)
         .map_err(|e| CmdError::Mismatch(e.to_string()))
-}
-
-/// A local address: `unix:PATH`, `tcp:HOST:PORT` or `serial:DEVICE`.
-#[derive(Debug)]
-pub enum Stream {
-    Unix(std::os::unix::net::UnixStream),
-    Tcp(std::net::TcpStream),
-    Serial(std::fs::File),
-}
-
-/// Open a serial device (or pseudo-terminal) in raw mode: bytes pass unchanged.
-pub fn open_serial(path: &str) -> std::io::Result<std::fs::File> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)?;
-    let mut t = rustix::termios::tcgetattr(&f)?;
-    t.make_raw();
-    rustix::termios::tcsetattr(&f, rustix::termios::OptionalActions::Now, &t)?;
-    Ok(f)
-}
-
-impl Read for Stream {
-    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Unix(s) => s.read(b),
-            Self::Tcp(s) => s.read(b),
-            Self::Serial(s) => s.read(b),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Unix(s) => s.write(b),
-            Self::Tcp(s) => s.write(b),
-            Self::Serial(s) => s.write(b),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Unix(s) => s.flush(),
-            Self::Tcp(s) => s.flush(),
-            Self::Serial(s) => s.flush(),
-        }
-    }
-}
-
-/// Connect to a local address.
-pub fn connect(addr: &str) -> std::io::Result<Stream> {
-    match addr.split_once(':') {
-        Some(("unix", path)) => Ok(Stream::Unix(std::os::unix::net::UnixStream::connect(path)?)),
-        Some(("tcp", hp)) => Ok(Stream::Tcp(std::net::TcpStream::connect(hp)?)),
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{addr:?}: use unix:PATH or tcp:HOST:PORT"),
-        )),
-    }
 }
 
 fn load(store: &Path) -> Result<BTreeMap<String, StoredKey>, String> {
