@@ -143,14 +143,9 @@ fn key_center(
         .map_err(|e| DeviceError::KeyCenter(format!("{}: {e}", cfg.key_center_url)))?;
     let status = r.status().as_u16();
     // The Key Center's answer is small: more than 64 KiB is refused, not read.
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(r, 64 * 1024 + 1), &mut body)
-        .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
-    if body.len() > 64 * 1024 {
-        return Err(DeviceError::KeyCenter(
-            "the Key Center's answer is over 64 KiB".into(),
-        ));
-    }
+    let body = crate::util::read_capped(r, 64 * 1024)
+        .map_err(|e| DeviceError::KeyCenter(e.to_string()))?
+        .ok_or_else(|| DeviceError::KeyCenter("the Key Center's answer is over 64 KiB".into()))?;
     let v: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
     if status == 200 {

@@ -453,17 +453,11 @@ pub fn http_exchange(
         };
         let (www, info) = (header("www-authenticate"), header("authentication-info"));
         let status = r.status().as_u16();
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(r, MAX_RESPONSE_BODY as u64 + 1),
-            &mut body,
-        )
-        .map_err(|e| UbError::Http(e.to_string()))?;
-        if body.len() > MAX_RESPONSE_BODY {
-            return Err(UbError::Http(format!(
-                "{url}: answer over {MAX_RESPONSE_BODY} bytes"
-            )));
-        }
+        let body = crate::util::read_capped(r, MAX_RESPONSE_BODY)
+            .map_err(|e| UbError::Http(e.to_string()))?
+            .ok_or_else(|| {
+                UbError::Http(format!("{url}: answer over {MAX_RESPONSE_BODY} bytes"))
+            })?;
         Ok(HttpAnswer {
             status,
             www_authenticate: www,

@@ -22,3 +22,10 @@ pub fn os_random(buf: &mut [u8]) {
 pub fn hex_arg(text: &str) -> Option<Vec<u8>> {
     gbau_core::hexutil::parse_hex(text).ok()
 }
+
+/// Read at most `max` bytes of an answer: `Ok(None)` when it is longer (refused, not read on).
+pub fn read_capped(r: impl std::io::Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut r.take(max as u64 + 1), &mut body)?;
+    Ok((body.len() <= max).then_some(body))
+}
