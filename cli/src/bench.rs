@@ -229,8 +229,11 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
     ));
     let (profiles, subs) = simulated_subscribers(ues)?;
     let fqdn = profiles[0].imsi.bsf_fqdn(profiles[0].mnc_length);
-    gbau_network::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
-        .map_err(|e| unexpected(&e))?;
+    gbau_network::pki::create(
+        &dir.join("pki"),
+        &[format!("server:{fqdn}"), "client:naf.example.org".into()],
+    )
+    .map_err(|e| unexpected(&e))?;
     let pki = |f: &str| dir.join("pki").join(f);
     let store = gbau_network::bsf::sqlite::SqliteStore::open(&dir.join("bsf"))
         .map_err(|e| unexpected(&e))?;
@@ -247,10 +250,12 @@ pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, Ben
     let bound =
         gbau_network::bsf::server::spawn(&rt, bsf.clone(), cfg).map_err(BenchError::Unexpected)?;
     let ub_url = format!("http://{}/", bound.ub);
-    let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
+    let zn_addr = bound.zn.unwrap_or(bound.ub);
+    let zn_url = format!("https://{fqdn}:{}/zn", zn_addr.port());
     let (lat, btids, elapsed) = run_bootstraps(&profiles, concurrency, &ub_url, &fqdn, seconds)?;
     let zn = gbau_network::zn::ZnClient::new(
         &zn_url,
+        &[(fqdn.clone(), zn_addr)],
         &pki("ca.pem"),
         &pki("naf.example.org.pem"),
         &pki("naf.example.org.key"),

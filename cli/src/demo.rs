@@ -193,14 +193,16 @@ fn local_keys(
     let mt = gbau_host::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(fail)?;
     let dev = {
-        let (sock, kc_url, pki, dir) = (
+        let (sock, kc_url, kc_resolve, pki, dir) = (
             sock.clone(),
             lab.kc_url.clone(),
+            lab.kc_resolve.clone(),
             dir.join("pki"),
             dir.to_path_buf(),
         );
-        move |id: &str, store: &str| {
-            gbau_host::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
+        move |id: &str, store: &str| gbau_host::device::DeviceConfig {
+            resolve: kc_resolve.clone(),
+            ..gbau_host::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
         }
     };
     let bsf_dev = lab.bsf.clone();
@@ -218,7 +220,7 @@ fn local_keys(
         .map_err(fail)?;
     let ks_local_mt_mt = mt
         .stored(DEMO_DEVICE)
-        .map(|k| k.ks_local_mt.clone())
+        .map(|k| to_hex(k.ks_local_mt.expose()))
         .unwrap_or_default();
     Ok(LocalKeys {
         session: mt.into_session(),
@@ -272,7 +274,11 @@ fn fetch(
     }
     let b_tid = r.b_tid.clone().unwrap_or_default();
     let mt = card_key(session, naf_id)?;
-    let naf = lab.naf.cached_key(&b_tid).unwrap_or_default();
+    let naf = lab
+        .naf
+        .cached_key(&b_tid)
+        .map(|k| to_hex(k.expose()))
+        .unwrap_or_default();
     let verdict = if mt == naf {
         "equal to the card's"
     } else {
@@ -425,6 +431,8 @@ pub struct Lab {
     /// How the MT reaches the NAF's name on loopback.
     pub ua: gbau_host::ua::UaOptions,
     pub kc_url: String,
+    /// The Key Center's name at its loopback address, for the devices.
+    pub kc_resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl std::fmt::Debug for Lab {
@@ -448,12 +456,14 @@ pub fn start_lab(
     // PKI and servers on loopback.
     gbau_network::pki::create(
         &dir.join("pki"),
+        // Each certificate has one role: the BSF serves, the NAF and the Key Center serve and
+        // are Zn clients (two certificates each), the devices are clients.
         &[
-            bsf_fqdn.clone(),
+            format!("server:{bsf_fqdn}"),
             DEMO_NAF.to_owned(),
             DEMO_KEY_CENTER.to_owned(),
-            DEMO_DEVICE.to_owned(),
-            DEMO_DEVICE_2.to_owned(),
+            format!("client:{DEMO_DEVICE}"),
+            format!("client:{DEMO_DEVICE_2}"),
         ],
     )
     .map_err(fail)?;
@@ -469,11 +479,12 @@ pub fn start_lab(
     let bsf = Arc::new(Bsf::new(&bsf_fqdn, vec![subscriber(profile)], store));
     let nafs = vec![
         (
-            gbau_network::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.pem"))).map_err(fail)?,
+            gbau_network::http::cert_file_sha256(&pki(&format!("{DEMO_NAF}.client.pem")))
+                .map_err(fail)?,
             vec![DEMO_NAF.to_owned()],
         ),
         (
-            gbau_network::http::cert_file_sha256(&pki(&format!("{DEMO_KEY_CENTER}.pem")))
+            gbau_network::http::cert_file_sha256(&pki(&format!("{DEMO_KEY_CENTER}.client.pem")))
                 .map_err(fail)?,
             vec![DEMO_KEY_CENTER.to_owned()],
         ),
@@ -485,10 +496,11 @@ pub fn start_lab(
         .build()
         .map_err(fail)?;
     let bound = server::spawn(&rt, bsf.clone(), cfg).map_err(fail)?;
-    let zn_url = format!(
-        "https://{}/zn",
-        bound.zn.ok_or_else(|| fail("no Zn listener"))?
-    );
+    // Clients reach the servers by name (the certificates name nothing else), resolved to
+    // their loopback ports.
+    let zn_addr = bound.zn.ok_or_else(|| fail("no Zn listener"))?;
+    let zn_url = format!("https://{bsf_fqdn}:{}/zn", zn_addr.port());
+    let zn = (zn_url.as_str(), &[(bsf_fqdn.clone(), zn_addr)][..]);
     step(
         "BSF",
         format!(
@@ -496,7 +508,7 @@ pub fn start_lab(
             bound.ub
         ),
     );
-    let (naf, naf_addr) = start_naf(&rt, &pki("ca.pem"), &pki, &zn_url)?;
+    let (naf, naf_addr) = start_naf(&rt, &pki("ca.pem"), &pki, zn)?;
     let url = format!("http://{DEMO_NAF}:{}/resource", naf_addr.port());
     let ua = gbau_host::ua::UaOptions {
         resolve: vec![(DEMO_NAF.to_owned(), naf_addr.port(), naf_addr.ip())],
@@ -505,7 +517,7 @@ pub fn start_lab(
     let bsf_url = format!("http://{}/", bound.ub);
     step("NAF", format!("{DEMO_NAF} on {url}, keys over Zn"));
 
-    let kc_url = start_key_center(&rt, dir, &zn_url)?;
+    let (kc_url, kc_addr) = start_key_center(&rt, dir, zn)?;
     step(
         "KC",
         format!("NAF Key Center keycenter.example.org on {kc_url} (device certificates)"),
@@ -520,6 +532,7 @@ pub fn start_lab(
         url,
         ua,
         kc_url,
+        kc_resolve: vec![(DEMO_KEY_CENTER.to_owned(), kc_addr)],
     })
 }
 
@@ -528,13 +541,14 @@ fn start_naf(
     rt: &tokio::runtime::Runtime,
     ca: &std::path::Path,
     pki: &dyn Fn(&str) -> std::path::PathBuf,
-    zn_url: &str,
+    (zn_url, zn_resolve): (&str, &[(String, std::net::SocketAddr)]),
 ) -> Result<(Arc<Naf>, std::net::SocketAddr), DemoError> {
     let zn = ZnClient::new(
         zn_url,
+        zn_resolve,
         ca,
-        &pki(&format!("{DEMO_NAF}.pem")),
-        &pki(&format!("{DEMO_NAF}.key")),
+        &pki(&format!("{DEMO_NAF}.client.pem")),
+        &pki(&format!("{DEMO_NAF}.client.key")),
     )
     .map_err(fail)?;
     let naf = Arc::new(Naf::new(DEMO_NAF, Box::new(zn), "hello from the gbau NAF").map_err(fail)?);
@@ -556,8 +570,8 @@ fn start_naf(
 fn start_key_center(
     rt: &tokio::runtime::Runtime,
     dir: &std::path::Path,
-    zn_url: &str,
-) -> Result<String, DemoError> {
+    (zn_url, zn_resolve): (&str, &[(String, std::net::SocketAddr)]),
+) -> Result<(String, std::net::SocketAddr), DemoError> {
     let pd = |f: &str| dir.join("pki").join(f);
     let devices = vec![
         (
@@ -573,9 +587,10 @@ fn start_key_center(
     ];
     let kc_keys = ZnClient::new(
         zn_url,
+        zn_resolve,
         &pd("ca.pem"),
-        &pd("keycenter.example.org.pem"),
-        &pd("keycenter.example.org.key"),
+        &pd("keycenter.example.org.client.pem"),
+        &pd("keycenter.example.org.client.key"),
     )
     .map_err(fail)?;
     let kc = Arc::new(
@@ -603,6 +618,6 @@ fn start_key_center(
     let kc_addr = rx
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| fail("the Key Center did not start"))?;
-    let kc_url = format!("https://{kc_addr}/local-key");
-    Ok(kc_url)
+    let kc_url = format!("https://{DEMO_KEY_CENTER}:{}/local-key", kc_addr.port());
+    Ok((kc_url, kc_addr))
 }

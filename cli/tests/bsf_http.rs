@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
+use gbau_core::hexutil::to_hex;
 use gbau_core::identity::{NafId, UaProtocolId};
 use gbau_network::bsf::core::ZnRequest;
 use gbau_network::zn::ZnClient;
@@ -24,9 +25,10 @@ fn sim(dir: &TempDir, args: &[&str]) -> serde_json::Value {
 fn zn_client(dir: &Path, bsf: &Bsf, pki: &str, name: &str) -> ZnClient {
     ZnClient::new(
         &bsf.zn,
+        &bsf.zn_resolve_pair(),
         &dir.join("pki/ca.pem"),
-        &dir.join(format!("{pki}/{name}.pem")),
-        &dir.join(format!("{pki}/{name}.key")),
+        &dir.join(format!("{pki}/{name}.client.pem")),
+        &dir.join(format!("{pki}/{name}.client.key")),
     )
     .unwrap()
 }
@@ -59,7 +61,7 @@ fn ub_zn_key_separation_and_restart() {
     };
     let got = naf_a.fetch(&req(&b_tid, "naf.example.org")).unwrap();
     assert_eq!(
-        got.ks_naf,
+        to_hex(got.ks_naf.expose()),
         key["ks_ext_naf"].as_str().unwrap(),
         "the NAF gets the card's Ks_ext_NAF"
     );
@@ -83,9 +85,10 @@ fn ub_zn_key_separation_and_restart() {
     // A certificate from another CA does not get through TLS.
     let rogue = ZnClient::new(
         &bsf.zn,
+        &bsf.zn_resolve_pair(),
         &dir.path("pki/ca.pem"),
-        &dir.path("rogue/naf.example.org.pem"),
-        &dir.path("rogue/naf.example.org.key"),
+        &dir.path("rogue/naf.example.org.client.pem"),
+        &dir.path("rogue/naf.example.org.client.key"),
     )
     .unwrap();
     assert!(matches!(
@@ -98,7 +101,13 @@ fn ub_zn_key_separation_and_restart() {
     let bsf = start_bsf(&dir);
     let naf_a = zn_client(&dir.0, &bsf, "pki", "naf.example.org");
     assert_eq!(
-        naf_a.fetch(&req(&b_tid, "naf.example.org")).unwrap().ks_naf,
+        to_hex(
+            naf_a
+                .fetch(&req(&b_tid, "naf.example.org"))
+                .unwrap()
+                .ks_naf
+                .expose()
+        ),
         key["ks_ext_naf"].as_str().unwrap()
     );
     let again = sim(
@@ -252,4 +261,98 @@ fn a_withheld_body_gets_408() {
         t0.elapsed() < std::time::Duration::from_secs(9) + gbau_network::http::BODY_TIMEOUT,
         "answered at the deadline"
     );
+}
+
+/// Each test certificate serves only its own role and name (issue: test PKI role separation).
+/// A NAF's certificates, though issued by the CA the BSF trusts, cannot pose as the BSF's
+/// Zn server: the client certificate has no serverAuth and names the NAF; a server certificate
+/// presented as a Zn client certificate is refused in the TLS handshake (no clientAuth), not
+/// merely unauthorised; and the BSF by its address is refused, its certificate naming only
+/// bsf.example.org.
+#[test]
+fn certificates_serve_only_their_role_and_name() {
+    use gbau_network::zn::ZnClientError;
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let req = ZnRequest {
+        b_tid: "bm9uZQ==@bsf.example.org".to_owned(),
+        naf_id: naf_id("naf.example.org"),
+        gba_u_aware: true,
+    };
+    let client = |url: &str, resolve: &[(String, std::net::SocketAddr)], stem: &str| {
+        ZnClient::new(
+            url,
+            resolve,
+            &dir.path("pki/ca.pem"),
+            &dir.path(&format!("pki/{stem}.pem")),
+            &dir.path(&format!("pki/{stem}.key")),
+        )
+        .unwrap()
+    };
+    // The legitimate client reaches Zn (an unknown B-TID is an answer, not a TLS failure).
+    let e = client(&bsf.zn, &bsf.zn_resolve_pair(), "naf.example.org.client")
+        .fetch(&req)
+        .unwrap_err();
+    assert!(e.needs_bootstrap(), "{e}");
+    // The NAF's server certificate as a Zn client certificate: refused by TLS.
+    let e = client(&bsf.zn, &bsf.zn_resolve_pair(), "naf.example.org")
+        .fetch(&req)
+        .unwrap_err();
+    assert!(matches!(e, ZnClientError::Transport(_)), "{e}");
+    // The BSF by address: its certificate does not name 127.0.0.1.
+    let by_addr = format!("https://{}/zn", bsf.zn_addr);
+    let e = client(&by_addr, &[], "naf.example.org.client")
+        .fetch(&req)
+        .unwrap_err();
+    assert!(matches!(e, ZnClientError::Transport(_)), "{e}");
+
+    // A BSF impostor serving with the NAF's Zn client key, and with the Key Center's.
+    for stem in ["naf.example.org.client", "keycenter.example.org.client"] {
+        let fake = support::gbau()
+            .args([
+                "bsf",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--zn-listen",
+                "127.0.0.1:0",
+                "--subscribers",
+            ])
+            .arg(dir.path("subs.yaml"))
+            .arg("--data")
+            .arg(dir.path(&format!("fake-{stem}")))
+            .arg("--tls-cert")
+            .arg(dir.path(&format!("pki/{stem}.pem")))
+            .arg("--tls-key")
+            .arg(dir.path(&format!("pki/{stem}.key")))
+            .arg("--client-ca")
+            .arg(dir.path("pki/ca.pem"))
+            .arg("--nafs")
+            .arg(dir.path("nafs.yaml"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut fake = support::net::Proc { child: fake };
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(fake.child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let addr: std::net::SocketAddr = w[4].trim_start_matches("https://").parse().unwrap();
+        // Posing as the BSF by name, and even under its own name (no serverAuth).
+        let own = stem.trim_end_matches(".client");
+        for name in ["bsf.example.org", own] {
+            let url = format!("https://{name}:{}/zn", addr.port());
+            let e = client(&url, &[(name.to_owned(), addr)], "naf.example.org.client")
+                .fetch(&req)
+                .unwrap_err();
+            assert!(
+                matches!(e, ZnClientError::Transport(_)),
+                "{stem} as {name}: {e}"
+            );
+        }
+    }
 }

@@ -8,12 +8,26 @@ mod support;
 use support::gbau;
 use support::net::{setup, start_bsf, start_key_center};
 
-fn device(dir: &std::path::Path, pki: &str, name: &str) -> reqwest::blocking::Client {
+fn device(
+    dir: &std::path::Path,
+    pki: &str,
+    name: &str,
+    kc: &support::net::KeyCenter,
+) -> reqwest::blocking::Client {
+    let (host, port) = kc
+        .resolve
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .split_once(':')
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.parse().unwrap()));
     let ca =
         reqwest::Certificate::from_pem(&std::fs::read(dir.join("pki/ca.pem")).unwrap()).unwrap();
     let mut pem = std::fs::read(dir.join(format!("{pki}/{name}.pem"))).unwrap();
     pem.extend(std::fs::read(dir.join(format!("{pki}/{name}.key"))).unwrap());
     reqwest::blocking::Client::builder()
+        .resolve(host, addr)
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca)
@@ -62,7 +76,7 @@ fn device_and_mt_share_ks_local_mt() {
         "device-2",
     ]);
 
-    let d1 = device(&dir.0, "pki", "device-1");
+    let d1 = device(&dir.0, "pki", "device-1", &kc);
     let (status, a1) = ask(&d1, &kc.url, &b_tid, "device-1").unwrap();
     assert_eq!(status, 200, "{a1}");
     assert_eq!(
@@ -77,7 +91,7 @@ fn device_and_mt_share_ks_local_mt() {
         "the local key does not outlive the bootstrapped key"
     );
 
-    let d2 = device(&dir.0, "pki", "device-2");
+    let d2 = device(&dir.0, "pki", "device-2", &kc);
     let (_, a2) = ask(&d2, &kc.url, &b_tid, "device-2").unwrap();
     assert_eq!(a2["ks_local_mt"], mt2["ks_local_mt"]);
     assert_ne!(
@@ -101,11 +115,11 @@ fn device_and_mt_share_ks_local_mt() {
     let out = gbau()
         .args(["pki", "create", "--dir"])
         .arg(dir.path("rogue2"))
-        .arg("device-1")
+        .arg("client:device-1")
         .output()
         .unwrap();
     assert!(out.status.success());
-    let rogue = device(&dir.0, "rogue2", "device-1");
+    let rogue = device(&dir.0, "rogue2", "device-1", &kc);
     assert!(
         ask(&rogue, &kc.url, &b_tid, "device-1").is_err(),
         "untrusted device certificate refused"

@@ -71,8 +71,10 @@ fn full_stored_optimized_restart_and_refusals() {
     let after = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
     assert_eq!(after["procedure"], "stored");
 
-    // device-2's certificate asking for device-1: the Key Center refuses.
-    let e = establish(&dir, &mt.addr, &kc.url, "device-2", "device-1", "dx.json").unwrap_err();
+    // device-2's certificate asking for a Device_ID of its own choosing: the Key Center
+    // refuses. (Asking for device-1, which has a key, the MT refuses first: see
+    // a_device_key_is_replaced_only_with_its_proof.)
+    let e = establish(&dir, &mt.addr, &kc.url, "device-2", "device-3", "dx.json").unwrap_err();
     assert!(e.contains("device_not_authorised"), "{e}");
 
     // Garbage on the local interface gets an error frame and the MT keeps serving.
@@ -100,15 +102,22 @@ fn full_stored_optimized_restart_and_refusals() {
     bsf = start_bsf(&dir);
     kc = start_key_center(&dir, &bsf);
     mt = start_mt(&dir, &bsf);
-    let renewed = establish(
+    // The MT still confirms device-2's key; --renew replaces it with the device's proof.
+    let out = support::net::device_establish_with(
         &dir,
         &mt.addr,
         &kc.url,
         "device-2",
         "device-2",
-        "d2-new.json",
-    )
-    .unwrap();
+        "d2.json",
+        &["--renew"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let renewed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(renewed["procedure"], "full", "{renewed}");
     assert_ne!(renewed["b_tid"], optimized["b_tid"], "a new bootstrap");
     assert_eq!(
@@ -283,4 +292,119 @@ fn the_mt_establishes_local_keys_with_gba_me() {
     assert_eq!(stored["procedure"], "stored", "the completed key is usable");
     let optimized = establish(&dir, &mt.addr, &kc.url, "device-2", "device-2", "d2.json").unwrap();
     assert_eq!(optimized["procedure"], "optimized", "{optimized}");
+}
+
+/// A Device_ID that has a usable key is not up for grabs: a request to derive a new key for
+/// it (optimized or full) must carry the device's proof of the current key over a nonce the
+/// MT just issued, and each nonce serves once. Without the proof nothing changes: no new
+/// bootstrap, the stored key stays. The device's `--renew` carries the proof.
+#[test]
+fn a_device_key_is_replaced_only_with_its_proof() {
+    use gbau_core::hexutil::{parse_fixed, to_hex};
+    use gbau_host::local::{proof, LABEL_DEVICE_PROOF};
+    let dir = setup();
+    let bsf = start_bsf(&dir);
+    let kc = start_key_center(&dir, &bsf);
+    let mt = start_mt(&dir, &bsf);
+    let first = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
+    let key = mt_key(&dir, "device-1");
+    assert_eq!(first["ks_local_mt"].as_str().unwrap(), key);
+
+    // Another local process naming device-1 (its own store, even device-1's certificate).
+    let e = establish(
+        &dir,
+        &mt.addr,
+        &kc.url,
+        "device-1",
+        "device-1",
+        "other.json",
+    )
+    .unwrap_err();
+    assert!(e.contains("key_exists"), "{e}");
+    assert_eq!(mt_key(&dir, "device-1"), key, "the MT kept device-1's key");
+
+    let mut s =
+        std::os::unix::net::UnixStream::connect(mt.addr.trim_start_matches("unix:")).unwrap();
+    let b_tid = ask(&mut s, r#"{"op":"info"}"#).b_tid.unwrap();
+    let full = r#"{"op":"bootstrap","naf_id":"keycenter.example.org","device_id":"device-1"}"#;
+    assert_eq!(ask(&mut s, full).error.as_deref(), Some("key_exists"));
+    assert_eq!(
+        ask(&mut s, r#"{"op":"info"}"#).b_tid.unwrap(),
+        b_tid,
+        "a refused full request does not bootstrap"
+    );
+
+    let k = parse_fixed::<32>(&key).unwrap();
+    let issue = |s: &mut std::os::unix::net::UnixStream| {
+        let a = ask(
+            s,
+            r#"{"op":"key_check","device_id":"device-1","nonce":"a0a1a2a3"}"#,
+        );
+        parse_fixed::<16>(&a.nonce_mt.unwrap()).unwrap()
+    };
+    let establish_with = |s: &mut std::os::unix::net::UnixStream, nm: &[u8], p: &[u8]| {
+        ask(
+            s,
+            &format!(
+                r#"{{"op":"establish","naf_id":"keycenter.example.org","device_id":"device-1","replace":{{"nonce":"a0a1a2a3","nonce_mt":"{}","proof":"{}"}}}}"#,
+                to_hex(nm),
+                to_hex(p)
+            ),
+        )
+    };
+    let nonce = [0xA0, 0xA1, 0xA2, 0xA3];
+    // A wrong proof is refused, and spends the nonce: the right proof over it is refused too.
+    let nm = issue(&mut s);
+    let a = establish_with(&mut s, &nm, &[0u8; 32]);
+    assert_eq!(a.error.as_deref(), Some("key_mismatch"), "{a:?}");
+    let right = proof(&k, LABEL_DEVICE_PROOF, &nm, &nonce, "device-1");
+    let a = establish_with(&mut s, &nm, &right);
+    assert_eq!(
+        a.error.as_deref(),
+        Some("key_mismatch"),
+        "a spent nonce: {a:?}"
+    );
+    // A nonce the MT never issued.
+    let a = establish_with(
+        &mut s,
+        &[7u8; 16],
+        &proof(&k, LABEL_DEVICE_PROOF, &[7u8; 16], &nonce, "device-1"),
+    );
+    assert_eq!(a.error.as_deref(), Some("key_mismatch"), "{a:?}");
+    assert_eq!(mt_key(&dir, "device-1"), key);
+    // The right proof over a fresh nonce: the MT derives anew (pending until completed).
+    let nm = issue(&mut s);
+    let a = establish_with(
+        &mut s,
+        &nm,
+        &proof(&k, LABEL_DEVICE_PROOF, &nm, &nonce, "device-1"),
+    );
+    assert!(a.ok, "{a:?}");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("mt/local-keys.json")).unwrap()).unwrap();
+    assert_eq!(stored["device-1"]["pending"], true);
+    drop(s);
+
+    // The device itself renews with --renew (its proof in the request).
+    let out = support::net::device_establish_with(
+        &dir,
+        &mt.addr,
+        &kc.url,
+        "device-1",
+        "device-1",
+        "d1.json",
+        &["--renew"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let renewed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        renewed["ks_local_mt"].as_str().unwrap(),
+        mt_key(&dir, "device-1")
+    );
+    let again = establish(&dir, &mt.addr, &kc.url, "device-1", "device-1", "d1.json").unwrap();
+    assert_eq!(again["procedure"], "stored");
 }

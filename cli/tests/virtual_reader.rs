@@ -355,14 +355,15 @@ fn local_key_through_the_reader() -> Result<(), Failed> {
         .map(|s| (*s).to_owned())
         .collect();
     let mut mt = support::net::start_mt_on(&dir, &bsf, &card_args);
-    let establish = |mt: &support::net::MtProc,
-                     kc_url: &str,
-                     cert: &str,
-                     id: &str,
-                     store: &str|
+    let establish_with = |mt: &support::net::MtProc,
+                          kc_url: &str,
+                          (cert, id): (&str, &str),
+                          store: &str,
+                          extra: &[&str]|
      -> Result<(serde_json::Value, Duration), Failed> {
         let t0 = std::time::Instant::now();
-        let out = support::net::device_establish(&dir, &mt.addr, kc_url, cert, id, store);
+        let out =
+            support::net::device_establish_with(&dir, &mt.addr, kc_url, cert, id, store, extra);
         let took = t0.elapsed();
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
@@ -371,6 +372,9 @@ fn local_key_through_the_reader() -> Result<(), Failed> {
             serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?,
             took,
         ))
+    };
+    let establish = |mt: &support::net::MtProc, kc_url: &str, cert, id, store| {
+        establish_with(mt, kc_url, (cert, id), store, &[])
     };
     let (full, t_full) = establish(&mt, &kc.url, "device-1", "device-1", "d1.json")?;
     let (opt, t_opt) = establish(&mt, &kc.url, "device-2", "device-2", "d2.json")?;
@@ -386,7 +390,7 @@ fn local_key_through_the_reader() -> Result<(), Failed> {
     if stored["procedure"] != "stored" || stored["ks_local_mt"] != full["ks_local_mt"] {
         return Err(format!("stored key after an MT restart: {stored}").into());
     }
-    if establish(&mt, &kc.url, "device-2", "device-1", "dx.json").is_ok() {
+    if establish(&mt, &kc.url, "device-2", "device-3", "dx.json").is_ok() {
         return Err("an unauthorised Device_ID got a key".into());
     }
     // Garbage on the local interface: an error frame, and the MT keeps serving.
@@ -410,7 +414,13 @@ fn local_key_through_the_reader() -> Result<(), Failed> {
     let kc = support::net::start_key_center(&dir, &bsf);
     drop(mt);
     mt = support::net::start_mt_on(&dir, &bsf, &card_args);
-    let (renewed, _) = establish(&mt, &kc.url, "device-2", "device-2", "d2-new.json")?;
+    let (renewed, _) = establish_with(
+        &mt,
+        &kc.url,
+        ("device-2", "device-2"),
+        "d2.json",
+        &["--renew"],
+    )?;
     if renewed["procedure"] != "full" || renewed["ks_local_mt"] == opt["ks_local_mt"] {
         return Err(format!("after the B-TID expired: {renewed}").into());
     }

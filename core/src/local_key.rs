@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{NafId, UaProtocolId};
+use crate::secret::KsLocalMt;
 
 /// The Ua security protocol id in the Key Center's NAF_Id. Seed 001 does not name one;
 /// TS 33.259 may. gbau uses 00 00 00 00 00 ("no Ua protocol specified", TS 33.220 Annex H)
@@ -27,11 +28,12 @@ pub struct LocalKeyRequest {
     pub device_id: String,
 }
 
-/// The Key Center's answer.
+/// The Key Center's answer. The key is a zeroizing secret type: hex on the wire, `Debug`
+/// redacted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocalKeyAnswer {
     pub b_tid: String,
     pub naf_id: String,
-    pub ks_local_mt: String,
+    pub ks_local_mt: KsLocalMt,
     pub key_lifetime: String,
 }

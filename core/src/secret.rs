@@ -54,6 +54,36 @@ macro_rules! secret_bytes {
             }
         }
 
+        /// Serialized as lowercase hex (the wire and store format of gbau's JSON); the
+        /// intermediate text is zeroized once written or parsed.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut text = crate::hexutil::to_hex(&self.0);
+                let r = s.serialize_str(&text);
+                text.zeroize();
+                r
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let mut text = String::deserialize(d)?;
+                let parsed = crate::hexutil::parse_fixed::<$len>(&text);
+                text.zeroize();
+                match parsed {
+                    Ok(mut bytes) => {
+                        let key = Self(bytes);
+                        bytes.zeroize();
+                        Ok(key)
+                    }
+                    Err(e) => Err(serde::de::Error::custom(format_args!(
+                        concat!(stringify!($name), ": {}"),
+                        e
+                    ))),
+                }
+            }
+        }
+
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
                 crate::ct_eq(&self.0, &other.0)
@@ -130,6 +160,18 @@ mod tests {
         let ks = Ks::new([0xAB; 32]);
         assert_eq!(format!("{ks:?}"), "Ks(..)");
         assert!(!format!("{:?}", K::new([0x12; 16])).contains("12"));
+    }
+
+    #[test]
+    fn serde_is_hex_and_checks_length() {
+        let k = KsLocalMt::new([0xAB; 32]);
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(json, format!("\"{}\"", "ab".repeat(32)));
+        let back: KsLocalMt = serde_json::from_str(&json.to_uppercase()).unwrap();
+        assert_eq!(back, k);
+        let e = serde_json::from_str::<KsLocalMt>("\"abcd\"").unwrap_err();
+        assert!(e.to_string().contains("KsLocalMt"), "{e}");
+        assert!(serde_json::from_str::<KsLocalMt>("\"zz\"").is_err());
     }
 
     #[test]

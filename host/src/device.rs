@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use gbau_core::hexutil::{parse_fixed, to_hex};
+use gbau_core::hexutil::to_hex;
+use gbau_core::secret::KsLocalMt;
 use serde::{Deserialize, Serialize};
 
 use crate::local::{connect, Stream};
 use crate::local::{
-    proof, read_frame, write_frame, Answer, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
+    proof, read_frame, write_frame, Answer, KeyProof, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
 };
 use gbau_core::local_key::{LocalKeyAnswer, LocalKeyRequest};
 
@@ -24,7 +25,12 @@ pub struct DeviceConfig {
     pub ca: PathBuf,
     /// The Key Center's URL (the device resolves the NAF_Id the MT names to this).
     pub key_center_url: String,
+    /// Names reached at given addresses (curl's `--resolve`): the Key Center's certificate
+    /// names only its FQDN.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
     pub store: PathBuf,
+    /// Replace a stored key the MT still confirms (the request carries this device's proof).
+    pub renew: bool,
 }
 
 impl DeviceConfig {
@@ -45,17 +51,19 @@ impl DeviceConfig {
             key: pki.join(format!("{id}.key")),
             ca: pki.join("ca.pem"),
             key_center_url: key_center_url.to_owned(),
+            resolve: Vec::new(),
             store,
+            renew: false,
         }
     }
 }
 
-/// The device's stored key.
+/// The device's stored key (a zeroizing secret type, hex in the file).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceKey {
     pub mt: String,
     pub b_tid: String,
-    pub ks_local_mt: String,
+    pub ks_local_mt: KsLocalMt,
     pub key_lifetime: String,
 }
 
@@ -122,7 +130,11 @@ fn key_center(
     .map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
     let mut pem = std::fs::read(&cfg.cert).map_err(|e| DeviceError::KeyCenter(e.to_string()))?;
     pem.extend(std::fs::read(&cfg.key).map_err(|e| DeviceError::KeyCenter(e.to_string()))?);
-    let client = reqwest::blocking::Client::builder()
+    let mut builder = reqwest::blocking::Client::builder();
+    for (name, addr) in &cfg.resolve {
+        builder = builder.resolve(name, *addr);
+    }
+    let client = builder
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca)
@@ -157,10 +169,15 @@ fn key_center(
     }
 }
 
-fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, DeviceError> {
-    let Ok(key) = parse_fixed::<32>(&k.ks_local_mt) else {
-        return Ok(false);
-    };
+/// The key check with the MT: when the MT proves it holds the stored key, this device's proof
+/// over the MT's fresh nonce — to confirm the key, or to let the MT replace it; `None` when the
+/// MT does not share the key.
+fn key_check(
+    s: &mut Stream,
+    cfg: &DeviceConfig,
+    k: &DeviceKey,
+) -> Result<Option<KeyProof>, DeviceError> {
+    let key = k.ks_local_mt.expose();
     let mut n = [0u8; 16];
     crate::util::os_random(&mut n);
     let a = call(
@@ -174,22 +191,65 @@ fn key_check(s: &mut Stream, cfg: &DeviceConfig, k: &DeviceKey) -> Result<bool, 
         a.nonce_mt.as_deref().and_then(crate::util::hex_arg),
         a.proof.as_deref().and_then(crate::util::hex_arg),
     ) else {
-        return Ok(false);
+        return Ok(None);
     };
-    if !gbau_core::ct_eq(&proof(&key, LABEL_MT_PROOF, &n, &nm, &cfg.device_id), &p) {
-        return Ok(false);
+    if !gbau_core::ct_eq(&proof(key, LABEL_MT_PROOF, &n, &nm, &cfg.device_id), &p) {
+        return Ok(None);
     }
-    let mine = proof(&key, LABEL_DEVICE_PROOF, &nm, &n, &cfg.device_id);
-    let c = call(
-        s,
-        &Request::KeyConfirm {
-            device_id: cfg.device_id.clone(),
-            nonce: to_hex(&n),
-            nonce_mt: to_hex(&nm),
-            proof: to_hex(&mine),
-        },
-    )?;
-    Ok(c.ok)
+    let mine = proof(key, LABEL_DEVICE_PROOF, &nm, &n, &cfg.device_id);
+    Ok(Some(KeyProof {
+        nonce: to_hex(&n),
+        nonce_mt: to_hex(&nm),
+        proof: to_hex(&mine),
+    }))
+}
+
+/// The stored key outcome: `Ok(report)` when the key is within its lifetime (`fresh`), the
+/// MT confirmed it and no renewal is asked; otherwise the proof to carry when the MT still
+/// holds the same key, which it replaces only with that proof.
+fn try_stored(
+    s: &mut Stream,
+    cfg: &DeviceConfig,
+    k: DeviceKey,
+    fresh: bool,
+    steps: &mut Vec<String>,
+) -> Result<Result<DeviceReport, Option<KeyProof>>, DeviceError> {
+    let Some(p) = key_check(s, cfg, &k)? else {
+        steps.push("stored key not shared by the MT: establishing a new one".into());
+        return Ok(Err(None));
+    };
+    if cfg.renew || !fresh {
+        steps.push(if fresh {
+            "the MT proved it holds the stored Ks_local_MT; renewing it with this device's proof"
+        } else {
+            "the stored key's lifetime has passed but the MT still holds it: replacing it with this device's proof"
+        }.into());
+        return Ok(Err(Some(p)));
+    }
+    let KeyProof {
+        nonce,
+        nonce_mt,
+        proof,
+    } = p;
+    let confirm = Request::KeyConfirm {
+        device_id: cfg.device_id.clone(),
+        nonce,
+        nonce_mt,
+        proof,
+    };
+    if !call(s, &confirm)?.ok {
+        steps.push("stored key not confirmed by the MT: establishing a new one".into());
+        return Ok(Err(None));
+    }
+    steps.push("stored Ks_local_MT confirmed with the MT (key check, key not revealed)".into());
+    Ok(Ok(DeviceReport {
+        procedure: "stored",
+        device_id: cfg.device_id.clone(),
+        b_tid: k.b_tid.clone(),
+        ks_local_mt: to_hex(k.ks_local_mt.expose()),
+        key_lifetime: k.key_lifetime.clone(),
+        steps: std::mem::take(steps),
+    }))
 }
 
 /// Run seed 001 §5.5.1: stored key, else optimized, else full procedure.
@@ -201,23 +261,13 @@ pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
     let stored = load(&cfg.store)?;
     let mut s = connect(&cfg.mt).map_err(|e| DeviceError::Mt(format!("{}: {e}", cfg.mt)))?;
     let now = crate::util::unix_now();
-    if let Some(k) = stored.filter(|k| {
-        k.mt == cfg.mt && gbau_core::time::parse_utc(&k.key_lifetime).is_some_and(|t| t > now)
-    }) {
-        if key_check(&mut s, cfg, &k)? {
-            steps.push(
-                "stored Ks_local_MT confirmed with the MT (key check, key not revealed)".into(),
-            );
-            return Ok(DeviceReport {
-                procedure: "stored",
-                device_id: cfg.device_id.clone(),
-                b_tid: k.b_tid,
-                ks_local_mt: k.ks_local_mt,
-                key_lifetime: k.key_lifetime,
-                steps,
-            });
+    let mut replace = None;
+    if let Some(k) = stored.filter(|k| k.mt == cfg.mt) {
+        let fresh = gbau_core::time::parse_utc(&k.key_lifetime).is_some_and(|t| t > now);
+        match try_stored(&mut s, cfg, k, fresh, &mut steps)? {
+            Ok(report) => return Ok(report),
+            Err(p) => replace = p,
         }
-        steps.push("stored key not shared by the MT: establishing a new one".into());
     }
     let info = must(call(&mut s, &Request::Info)?, "info")?;
     let kc = info
@@ -232,6 +282,7 @@ pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
         let r = Request::Bootstrap {
             naf_id: Some(kc.clone()),
             device_id: Some(cfg.device_id.clone()),
+            replace: replace.clone(),
         };
         must(call(s, &r)?, "bootstrap")
     };
@@ -251,6 +302,7 @@ pub fn establish(cfg: &DeviceConfig) -> Result<DeviceReport, DeviceError> {
                 naf_id: kc.clone(),
                 device_id: cfg.device_id.clone(),
                 b_tid: Some(b_tid),
+                replace: replace.clone(),
             };
             ("optimized", must(call(&mut s, &r)?, "establish")?)
         }
@@ -315,7 +367,7 @@ fn finish(
         procedure,
         device_id: cfg.device_id.clone(),
         b_tid: a.b_tid,
-        ks_local_mt: a.ks_local_mt,
+        ks_local_mt: to_hex(a.ks_local_mt.expose()),
         key_lifetime: a.key_lifetime,
         steps,
     })

@@ -23,6 +23,7 @@ pub mod input;
 pub mod local;
 pub mod me_store;
 pub mod mt;
+pub mod mt_keys;
 pub mod personalize;
 pub mod session;
 pub mod shell;

@@ -13,7 +13,9 @@
 //! the Key Center granted; `key_check` {device_id, nonce} →
 //! the MT proves it holds the pair's key: nonce_mt and HMAC(Ks_local_MT, "gbau-key-check-mt"
 //! ‖ nonce ‖ nonce_mt ‖ Device_ID); `key_confirm` {device_id, nonce, nonce_mt, proof} → the
-//! device proves it in turn ("gbau-key-check-device"). Answers carry `ok`; failures carry
+//! device proves it in turn ("gbau-key-check-device"). A `bootstrap` or `establish` for a device
+//! whose key is still usable must carry `replace` {nonce, nonce_mt, proof}, the device's proof
+//! over a nonce_mt just issued; each nonce_mt serves once. Answers carry `ok`; failures carry
 //! `error` (a code) and `message`. Garbage gets an error frame and the MT keeps serving.
 
 use std::io::{Read, Write};
@@ -44,6 +46,9 @@ pub enum Request {
         naf_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device_id: Option<String>,
+        /// Needed when the device already has a usable key (see [`KeyProof`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replace: Option<KeyProof>,
     },
     /// Step 6 of the optimized procedure (§5.5.3): the B-TID the MT gave, the chosen NAF_ID and
     /// the Device_ID; the MT derives Ks_local_MT (kept pending) and answers B-TID and NAF_ID.
@@ -52,6 +57,9 @@ pub enum Request {
         device_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         b_tid: Option<String>,
+        /// Needed when the device already has a usable key (see [`KeyProof`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replace: Option<KeyProof>,
     },
     /// Step 18 (§5.5.2) / step 16 (§5.5.3): the device says the establishment is complete and
     /// gives the key lifetime the Key Center granted; the MT's pending key becomes usable with
@@ -70,6 +78,17 @@ pub enum Request {
         nonce_mt: String,
         proof: String,
     },
+}
+
+/// The device's proof that it holds the usable Ks_local_MT the MT has for it, made as in
+/// `key_confirm` over the nonce_mt of a `key_check` just answered. A bootstrap or establish
+/// for a device with a usable key must carry it: nobody else can make the MT replace the key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyProof {
+    pub nonce: String,
+    pub nonce_mt: String,
+    pub proof: String,
 }
 
 /// An answer on the local interface.
@@ -234,14 +253,21 @@ mod tests {
                 naf_id: "kc".into(),
                 device_id: "d".into(),
                 b_tid: None,
+                replace: None,
             }
         );
+        let with_proof = r#"{"op":"establish","naf_id":"kc","device_id":"d","replace":{"nonce":"00","nonce_mt":"01","proof":"02"}}"#;
+        assert!(matches!(
+            serde_json::from_str::<Request>(with_proof).unwrap(),
+            Request::Establish { replace: Some(KeyProof { ref nonce_mt, .. }), .. } if nonce_mt == "01"
+        ));
         // The plain bootstrap request and the full procedure's step 6.
         assert_eq!(
             serde_json::from_str::<Request>(r#"{"op":"bootstrap"}"#).unwrap(),
             Request::Bootstrap {
                 naf_id: None,
-                device_id: None
+                device_id: None,
+                replace: None,
             }
         );
         assert_eq!(

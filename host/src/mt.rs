@@ -2,57 +2,37 @@
 //! NAF Key Center list from the card, bootstraps on request, derives and stores Ks_local_MT
 //! per (MT, device) pair durably, and proves it holds a stored key without revealing it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gbau_core::hexutil::{parse_fixed, to_hex};
-use gbau_core::identity::BTid;
-use serde::{Deserialize, Serialize};
+use gbau_core::hexutil::to_hex;
+use gbau_core::identity::{BTid, NafId};
 
 use crate::cmd::impi_of;
 use crate::error::CmdError;
 pub use crate::local::{connect, open_serial, Stream};
-use crate::local::{
-    proof, read_frame, write_frame, Answer, FrameError, Request, LABEL_DEVICE_PROOF, LABEL_MT_PROOF,
-};
+use crate::local::{read_frame, write_frame, Answer, FrameError, KeyProof, Request};
+use crate::mt_keys::KeyTable;
+pub use crate::mt_keys::StoredKey;
 use crate::session::{ready, LockedUsim, Session};
 use crate::ub::GbaMode;
 use crate::ub::ResEncoding;
 use gbau_core::identity::Impi;
 
-/// A stored Ks_local_MT for one device.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredKey {
-    pub ks_local_mt: String,
-    pub b_tid: String,
-    pub naf_id: String,
-    /// The B-TID's lifetime while pending; then the key lifetime the device was granted.
-    pub lifetime: String,
-    /// Derived, but the device has not said the establishment completed (seed 001 §5.5.2
-    /// step 18, §5.5.3 step 16): not usable yet.
-    #[serde(default)]
-    pub pending: bool,
-}
-
 /// The MT service.
 pub struct Mt {
     session: Session,
     bsf: Option<String>,
-    store: PathBuf,
-    keys: BTreeMap<String, StoredKey>,
+    keys: KeyTable,
     /// The card's GBA mode and IMPI, read once (they change only with the card).
     facts: Option<(GbaMode, Impi)>,
     /// The card's NAF Key Centers (EF_NAFKCA), read once.
     key_centers: Option<Vec<String>>,
-    /// This process's ownership of the key store, for the service's life.
-    _owner: gbau_card::store::Owner,
 }
 
 impl std::fmt::Debug for Mt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mt")
-            .field("store", &self.store)
-            .field("devices", &self.keys.len())
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -95,34 +75,16 @@ fn ks_local_mt(
         .map_err(|e| CmdError::Mismatch(e.to_string()))
 }
 
-fn load(store: &Path) -> Result<BTreeMap<String, StoredKey>, String> {
-    match gbau_card::store::read_optional(store).map_err(|e| e.to_string())? {
-        None => Ok(BTreeMap::new()),
-        Some(b) => serde_json::from_slice(&b)
-            .map_err(|e| format!("local key store {} is corrupt: {e}", store.display())),
-    }
-}
-
 impl Mt {
     /// An MT service on an open card, with its key store file.
     pub fn new(session: Session, bsf: Option<String>, store: PathBuf) -> Result<Self, String> {
-        // One key store, one owner: two MT services would overwrite each other's keys.
-        let owner = gbau_card::store::Owner::take(&store).map_err(|e| e.to_string())?;
-        let keys = load(&store)?;
         Ok(Self {
             session,
             bsf,
-            store,
-            keys,
+            keys: KeyTable::open(store)?,
             facts: None,
             key_centers: None,
-            _owner: owner,
         })
-    }
-
-    fn persist(&self) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(&self.keys).map_err(|e| e.to_string())?;
-        gbau_card::store::write_durably(&self.store, &bytes).map_err(|e| e.to_string())
     }
 
     /// Run `f` on the card held, the USIM ready, with its GBA mode and IMPI.
@@ -157,23 +119,31 @@ impl Mt {
     fn try_handle(&mut self, req: Request) -> Result<Answer, CmdError> {
         match req {
             Request::Info => self.info(),
-            Request::Bootstrap { naf_id, device_id } => self.bootstrap(naf_id, device_id),
+            Request::Bootstrap {
+                naf_id,
+                device_id,
+                replace,
+            } => self.bootstrap(naf_id, device_id, replace.as_ref()),
             Request::Establish {
                 naf_id,
                 device_id,
                 b_tid,
-            } => self.establish(naf_id, device_id, b_tid.as_deref()),
+                replace,
+            } => self.establish(naf_id, device_id, b_tid.as_deref(), replace.as_ref()),
             Request::Complete {
                 device_id,
                 key_lifetime,
-            } => self.complete(&device_id, &key_lifetime),
-            Request::KeyCheck { device_id, nonce } => self.key_check(&device_id, &nonce),
+            } => self
+                .keys
+                .complete(&device_id, &key_lifetime)
+                .map_err(CmdError::Mismatch),
+            Request::KeyCheck { device_id, nonce } => Ok(self.keys.key_check(&device_id, &nonce)),
             Request::KeyConfirm {
                 device_id,
                 nonce,
                 nonce_mt,
                 proof: got,
-            } => Ok(self.key_confirm(&device_id, &nonce, &nonce_mt, &got)),
+            } => Ok(self.keys.key_confirm(&device_id, &nonce, &nonce_mt, &got)),
         }
     }
 
@@ -196,18 +166,27 @@ impl Mt {
         &mut self,
         naf_id: Option<String>,
         device_id: Option<String>,
+        replace: Option<&KeyProof>,
     ) -> Result<Answer, CmdError> {
+        // The pair is admitted before the card bootstraps: a refused request changes nothing.
+        let kc = match (&naf_id, &device_id) {
+            (Some(n), Some(d)) => match self.admit(n, d, replace)? {
+                Ok(kc) => Some(kc),
+                Err(a) => return Ok(a),
+            },
+            _ => None,
+        };
         let bsf = self.bsf.clone();
         let pin = self.session.pin.clone();
         let b = self.session.with_card(|u| -> Result<_, CmdError> {
             ready(u, pin.as_deref())?;
             Ok(crate::ub::bootstrap_over_http(u, bsf.as_deref(), ResEncoding::Raw)?.1)
         })?;
-        match (naf_id, device_id) {
-            (Some(naf_id), Some(device_id)) => {
-                self.derive(naf_id, device_id, (b.b_tid, b.lifetime))
+        match (naf_id, device_id, kc) {
+            (Some(naf_id), Some(device_id), Some(kc)) => {
+                self.derive(naf_id, device_id, &kc, (b.b_tid, b.lifetime))
             }
-            (None, None) => Ok(Answer {
+            (None, None, _) => Ok(Answer {
                 ok: true,
                 b_tid: Some(b.b_tid),
                 lifetime: Some(b.lifetime),
@@ -227,14 +206,12 @@ impl Mt {
         naf_id: String,
         device_id: String,
         b_tid: Option<&str>,
+        replace: Option<&KeyProof>,
     ) -> Result<Answer, CmdError> {
-        let (kc, bad) = Self::check_pair(&naf_id, &device_id)?;
-        if let Some(a) = bad {
-            return Ok(a);
-        }
-        if let Some(a) = self.unlisted(&naf_id)? {
-            return Ok(a);
-        }
+        let kc = match self.admit(&naf_id, &device_id, replace)? {
+            Ok(kc) => kc,
+            Err(a) => return Ok(a),
+        };
         let derived = self.on_card(|u, mode, impi| {
             let Some(valid) = valid_b_tid(u, mode, impi)? else {
                 return Ok(Err(Answer::error(
@@ -279,15 +256,29 @@ impl Mt {
         }))
     }
 
-    /// The NAF_Id of the Key Center, and an error answer when the pair is malformed.
-    fn check_pair(
+    /// May the MT derive a key for this pair? The Key Center's NAF_Id when yes; the refusal
+    /// when the Device_ID is malformed, the Key Center not listed in EF_NAFKCA, or the device
+    /// has a usable key and the request does not prove it.
+    fn admit(
+        &mut self,
         naf_id: &str,
         device_id: &str,
-    ) -> Result<(gbau_core::identity::NafId, Option<Answer>), CmdError> {
+        replace: Option<&KeyProof>,
+    ) -> Result<Result<NafId, Answer>, CmdError> {
         let kc = gbau_core::local_key::naf_id(naf_id).map_err(CmdError::Mismatch)?;
-        let bad = (device_id.is_empty() || device_id.len() > 255)
-            .then(|| Answer::error("malformed_request", "device_id must be 1 to 255 octets"));
-        Ok((kc, bad))
+        if device_id.is_empty() || device_id.len() > 255 {
+            return Ok(Err(Answer::error(
+                "malformed_request",
+                "device_id must be 1 to 255 octets",
+            )));
+        }
+        if let Some(a) = self.unlisted(naf_id)? {
+            return Ok(Err(a));
+        }
+        Ok(self
+            .keys
+            .may_replace(device_id, replace)
+            .map_or(Ok(kc), Err))
     }
 
     /// Ks_local_MT from the B-TID just bootstrapped (full procedure, steps 7-10).
@@ -295,18 +286,12 @@ impl Mt {
         &mut self,
         naf_id: String,
         device_id: String,
+        kc: &NafId,
         valid: (String, String),
     ) -> Result<Answer, CmdError> {
-        let (kc, bad) = Self::check_pair(&naf_id, &device_id)?;
-        if let Some(a) = bad {
-            return Ok(a);
-        }
-        if let Some(a) = self.unlisted(&naf_id)? {
-            return Ok(a);
-        }
         let key =
-            self.on_card(|u, mode, impi| ks_local_mt(u, mode, impi, &kc, &valid.0, &device_id))?;
-        self.keep_pending(naf_id, device_id, &kc, valid, &key)
+            self.on_card(|u, mode, impi| ks_local_mt(u, mode, impi, kc, &valid.0, &device_id))?;
+        self.keep_pending(naf_id, device_id, kc, valid, &key)
     }
 
     /// Store the key durably, pending until the device says the establishment completed.
@@ -315,21 +300,20 @@ impl Mt {
         &mut self,
         naf_id: String,
         device_id: String,
-        kc: &gbau_core::identity::NafId,
+        kc: &NafId,
         (b_tid, lifetime): (String, String),
         key: &gbau_core::secret::KsLocalMt,
     ) -> Result<Answer, CmdError> {
-        self.keys.insert(
-            device_id,
-            StoredKey {
-                ks_local_mt: to_hex(key.expose()),
-                b_tid: b_tid.clone(),
-                naf_id: to_hex(&kc.to_bytes()),
-                lifetime: lifetime.clone(),
-                pending: true,
-            },
-        );
-        self.persist().map_err(CmdError::Mismatch)?;
+        let stored = StoredKey {
+            ks_local_mt: key.clone(),
+            b_tid: b_tid.clone(),
+            naf_id: to_hex(&kc.to_bytes()),
+            lifetime: lifetime.clone(),
+            pending: true,
+        };
+        self.keys
+            .keep_pending(device_id, stored)
+            .map_err(CmdError::Mismatch)?;
         Ok(Answer {
             ok: true,
             b_tid: Some(b_tid),
@@ -339,100 +323,16 @@ impl Mt {
         })
     }
 
-    /// The device's "establishment completed" (seed 001 §5.5.2 step 18, §5.5.3 step 16): the
-    /// pending key becomes usable with the lifetime the Key Center granted, never beyond the
-    /// bootstrapped key's.
-    fn complete(&mut self, device_id: &str, key_lifetime: &str) -> Result<Answer, CmdError> {
-        let Some(told) = gbau_core::time::parse_utc(key_lifetime) else {
-            return Ok(Answer::error(
-                "malformed_request",
-                format!("key_lifetime {key_lifetime:?} is not a UTC time (YYYY-MM-DDThh:mm:ssZ)"),
-            ));
-        };
-        let Some(k) = self.keys.get_mut(device_id).filter(|k| k.pending) else {
-            return Ok(Answer::error(
-                "no_pending_key",
-                "no key establishment is pending for this device",
-            ));
-        };
-        let bootstrapped = gbau_core::time::parse_utc(&k.lifetime).unwrap_or(0);
-        k.lifetime = gbau_core::time::format_utc(told.min(bootstrapped));
-        k.pending = false;
-        let lifetime = k.lifetime.clone();
-        self.persist().map_err(CmdError::Mismatch)?;
-        Ok(Answer {
-            ok: true,
-            lifetime: Some(lifetime),
-            ..Answer::default()
-        })
-    }
-
-    /// Prove the MT holds the device's stored key (its half of the key check).
-    fn key_check(&mut self, device_id: &str, nonce: &str) -> Result<Answer, CmdError> {
-        let Some(k) = self.usable_key(device_id) else {
-            return Ok(Answer::error(
-                "no_key",
-                "no valid Ks_local_MT for this device",
-            ));
-        };
-        let nonce = crate::util::hex_arg(nonce)
-            .ok_or_else(|| CmdError::Mismatch("nonce is not hex".into()))?;
-        let mut nm = [0u8; 16];
-        crate::util::os_random(&mut nm);
-        let p = proof(&k, LABEL_MT_PROOF, &nonce, &nm, device_id);
-        Ok(Answer {
-            ok: true,
-            nonce_mt: Some(to_hex(&nm)),
-            proof: Some(to_hex(&p)),
-            ..Answer::default()
-        })
-    }
-
-    /// Check the device's proof that it holds the same key.
-    fn key_confirm(&mut self, device_id: &str, nonce: &str, nonce_mt: &str, got: &str) -> Answer {
-        let Some(k) = self.usable_key(device_id) else {
-            return Answer::error("no_key", "no valid Ks_local_MT for this device");
-        };
-        let (Some(n), Some(nm), Some(g)) = (
-            crate::util::hex_arg(nonce),
-            crate::util::hex_arg(nonce_mt),
-            crate::util::hex_arg(got),
-        ) else {
-            return Answer::error("malformed_request", "nonce, nonce_mt and proof are hex");
-        };
-        let want = proof(&k, LABEL_DEVICE_PROOF, &nm, &n, device_id);
-        if gbau_core::ct_eq(&want, &g) {
-            Answer {
-                ok: true,
-                ..Answer::default()
-            }
-        } else {
-            Answer::error(
-                "key_mismatch",
-                "the device does not hold this MT's Ks_local_MT",
-            )
-        }
-    }
-
     /// Give the card session back.
     #[must_use]
     pub fn into_session(self) -> Session {
         self.session
     }
 
-    /// The stored key of a device (hex), for reports.
+    /// The stored key of a device, for reports.
     #[must_use]
     pub fn stored(&self, device_id: &str) -> Option<&StoredKey> {
         self.keys.get(device_id)
-    }
-
-    fn usable_key(&self, device_id: &str) -> Option<[u8; 32]> {
-        let k = self.keys.get(device_id).filter(|k| !k.pending)?;
-        let now = crate::util::unix_now();
-        if gbau_core::time::parse_utc(&k.lifetime).is_none_or(|t| t <= now) {
-            return None;
-        }
-        parse_fixed::<32>(&k.ks_local_mt).ok()
     }
 
     /// Serve one connection until it closes. Garbage gets an error frame; an oversized frame

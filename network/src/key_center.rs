@@ -16,7 +16,6 @@ use std::sync::Arc;
 use gbau_core::hexutil::to_hex;
 use gbau_core::identity::{BTid, NafId};
 use gbau_core::kdf::ks_local_mt;
-use gbau_core::secret::KsNaf;
 use serde::Deserialize;
 
 use crate::http::{self, Req, Resp};
@@ -156,10 +155,7 @@ impl KeyCenter {
                 "this Key Center grants keys from GBA_U sessions only (keys derived on the UICC); this B-TID is a GBA_ME session",
             );
         }
-        let Ok(ks_naf) = gbau_core::hexutil::parse_fixed::<32>(&key.ks_naf) else {
-            return error(502, "bsf_unreachable", "the BSF sent a malformed key");
-        };
-        let local = match ks_local_mt(&KsNaf::new(ks_naf), &b_tid, &self.naf_id, &r.device_id) {
+        let local = match ks_local_mt(&key.ks_naf, &b_tid, &self.naf_id, &r.device_id) {
             Ok(k) => k,
             Err(e) => return error(400, "malformed_request", &e.to_string()),
         };
@@ -170,7 +166,7 @@ impl KeyCenter {
             &LocalKeyAnswer {
                 b_tid: r.b_tid,
                 naf_id: to_hex(&self.naf_id.to_bytes()),
-                ks_local_mt: to_hex(local.expose()),
+                ks_local_mt: local,
                 key_lifetime: gbau_core::time::format_utc(expiry),
             },
         )

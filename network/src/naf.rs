@@ -10,6 +10,7 @@ use base64::Engine;
 use gbau_core::digest::{self, Response, ALGORITHM_MD5, QOP_AUTH_INT};
 use gbau_core::hexutil::to_hex;
 use gbau_core::identity::NafId;
+use gbau_core::secret::KsNaf;
 
 use crate::bsf::core::{ZnAnswer, ZnRequest};
 use crate::bsf::subscribers::GbaType;
@@ -128,9 +129,9 @@ impl Naf {
         Ok(a)
     }
 
-    /// The key the NAF holds for a B-TID (what it got over Zn, for any NAF_Id), hex.
+    /// The key the NAF holds for a B-TID (what it got over Zn, for any NAF_Id).
     #[must_use]
-    pub fn cached_key(&self, b_tid: &str) -> Option<String> {
+    pub fn cached_key(&self, b_tid: &str) -> Option<KsNaf> {
         self.cache.lock().ok().and_then(|c| {
             c.iter()
                 .find(|((b, _), _)| b == b_tid)
@@ -239,11 +240,7 @@ impl Naf {
                 ),
             );
         }
-        let ks = match gbau_core::hexutil::parse_fixed::<32>(&key.ks_naf) {
-            Ok(k) => k,
-            Err(_) => return Resp::text(502, "the BSF sent a malformed key"),
-        };
-        let password = base64::engine::general_purpose::STANDARD.encode(ks);
+        let mut password = base64::engine::general_purpose::STANDARD.encode(key.ks_naf.expose());
         let (nc, cnonce) = (p.get("nc").unwrap_or(""), p.get("cnonce").unwrap_or(""));
         let r = Response {
             username: b_tid,
@@ -257,18 +254,23 @@ impl Naf {
             qop,
             body: &req.body,
         };
-        if !gbau_core::ct_eq(r.digest().as_bytes(), response.as_bytes()) {
-            return self.challenge(now, "credentials do not verify: bootstrap again", random);
-        }
         let body = format!(
             "{}\nauthenticated B-TID {b_tid} (IMPI {}, {:?})\n",
             self.resource, key.impi, key.gba_type
         )
         .into_bytes();
+        let (verified, rspauth) = (
+            gbau_core::ct_eq(r.digest().as_bytes(), response.as_bytes()),
+            r.rspauth(&body),
+        );
+        zeroize::Zeroize::zeroize(&mut password);
+        if !verified {
+            return self.challenge(now, "credentials do not verify: bootstrap again", random);
+        }
         let info = digest::format(
             &[
                 ("qop", qop),
-                ("rspauth", &r.rspauth(&body)),
+                ("rspauth", &rspauth),
                 ("cnonce", cnonce),
                 ("nc", nc),
             ],

@@ -25,6 +25,7 @@ pub enum PkiError {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Issued {
     pub name: String,
+    pub role: Role,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
@@ -51,10 +52,50 @@ fn write(path: &Path, data: &str, private: bool) -> Result<(), PkiError> {
     f.write_all(data.as_bytes()).map_err(err)
 }
 
-/// Create `dir/ca.pem` (+ key) and, for each name, `dir/NAME.pem` and `dir/NAME.key` with the
-/// name (and localhost, 127.0.0.1) as subject alternative names, usable for TLS server and
-/// client authentication.
-pub fn create(dir: &Path, names: &[String]) -> Result<Vec<Issued>, PkiError> {
+/// The role a certificate is issued for: its only extended key usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A TLS server (the BSF's Zn, a NAF's Ua over HTTPS, the Key Center): serverAuth only.
+    Server,
+    /// A TLS client (a NAF or the Key Center on Zn, an external device): clientAuth only.
+    Client,
+}
+
+/// One name to issue for: `server:NAME`, `client:NAME`, or a bare `NAME` for both roles (two
+/// certificates, as a NAF or the Key Center needs: it serves and it is a Zn client).
+pub fn parse_spec(spec: &str) -> Vec<(Role, String)> {
+    match spec.split_once(':') {
+        Some(("server", n)) => vec![(Role::Server, n.to_owned())],
+        Some(("client", n)) => vec![(Role::Client, n.to_owned())],
+        _ => vec![
+            (Role::Server, spec.to_owned()),
+            (Role::Client, spec.to_owned()),
+        ],
+    }
+}
+
+/// Files of `name`'s certificate for `role`: `NAME.pem`/`NAME.key` for its first role,
+/// `NAME.client.pem`/`NAME.client.key` for the client certificate of a name that also has
+/// a server one.
+fn file_stem(name: &str, role: Role, both: bool) -> String {
+    let safe = name.replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+        "_",
+    );
+    if both && role == Role::Client {
+        format!("{safe}.client")
+    } else {
+        safe
+    }
+}
+
+/// Create `dir/ca.pem` (+ key) and the certificates `specs` name (see [`parse_spec`]). Each
+/// certificate carries only its own name (one DNS subject alternative name, no `localhost`,
+/// no address) and only its role's extended key usage, so no key can serve in another role
+/// or pose as another party: a NAF's client key cannot pose as the BSF's Zn server or the
+/// Key Center. Clients on loopback reach servers by name (`--resolve`).
+pub fn create(dir: &Path, specs: &[String]) -> Result<Vec<Issued>, PkiError> {
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(dir)
         .map_err(|source| PkiError::Write {
@@ -72,35 +113,33 @@ pub fn create(dir: &Path, names: &[String]) -> Result<Vec<Issued>, PkiError> {
     write(&dir.join("ca.pem"), &ca.pem(), false)?;
     write(&dir.join("ca.key"), &ca_key.serialize_pem(), true)?;
     let mut out = Vec::new();
-    for name in names {
-        let key = KeyPair::generate()?;
-        let mut p = CertificateParams::new(vec![name.clone(), "localhost".to_owned()])?;
-        p.subject_alt_names
-            .push(rcgen::SanType::IpAddress(std::net::IpAddr::from([
-                127, 0, 0, 1,
-            ])));
-        p.distinguished_name.push(DnType::CommonName, name.as_str());
-        p.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let cert = p.signed_by(&key, &ca, &ca_key)?;
-        let file = name.replace(
-            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
-            "_",
-        );
-        let (c, k) = (
-            dir.join(format!("{file}.pem")),
-            dir.join(format!("{file}.key")),
-        );
-        write(&c, &cert.pem(), false)?;
-        write(&k, &key.serialize_pem(), true)?;
-        out.push(Issued {
-            name: name.clone(),
-            cert: c,
-            key: k,
-        });
+    for spec in specs {
+        let roles = parse_spec(spec);
+        let both = roles.len() > 1;
+        for (role, name) in roles {
+            let key = KeyPair::generate()?;
+            let mut p = CertificateParams::new(vec![name.clone()])?;
+            p.distinguished_name.push(DnType::CommonName, name.as_str());
+            p.extended_key_usages = vec![match role {
+                Role::Server => ExtendedKeyUsagePurpose::ServerAuth,
+                Role::Client => ExtendedKeyUsagePurpose::ClientAuth,
+            }];
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            let cert = p.signed_by(&key, &ca, &ca_key)?;
+            let stem = file_stem(&name, role, both);
+            let (c, k) = (
+                dir.join(format!("{stem}.pem")),
+                dir.join(format!("{stem}.key")),
+            );
+            write(&c, &cert.pem(), false)?;
+            write(&k, &key.serialize_pem(), true)?;
+            out.push(Issued {
+                name,
+                role,
+                cert: c,
+                key: k,
+            });
+        }
     }
     Ok(out)
 }

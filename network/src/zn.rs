@@ -38,9 +38,17 @@ pub struct ZnClient {
 }
 
 impl ZnClient {
-    /// For the BSF at `url` (e.g. https://127.0.0.1:8443/zn), trusting `ca` and presenting
-    /// `cert` + `key` (PEM).
-    pub fn new(url: &str, ca: &Path, cert: &Path, key: &Path) -> Result<Self, ZnClientError> {
+    /// For the BSF at `url` (e.g. https://bsf.example.org:8443/zn), trusting `ca` and
+    /// presenting `cert` + `key` (PEM). The BSF's certificate must name the URL's host;
+    /// `resolve` maps names to addresses (as curl's `--resolve`), e.g. a test BSF's name to
+    /// its loopback port.
+    pub fn new(
+        url: &str,
+        resolve: &[(String, std::net::SocketAddr)],
+        ca: &Path,
+        cert: &Path,
+        key: &Path,
+    ) -> Result<Self, ZnClientError> {
         let read = |p: &Path| {
             std::fs::read(p).map_err(|e| ZnClientError::Config(format!("{}: {e}", p.display())))
         };
@@ -50,7 +58,11 @@ impl ZnClient {
         pem.extend(read(key)?);
         let id =
             reqwest::Identity::from_pem(&pem).map_err(|e| ZnClientError::Config(e.to_string()))?;
-        let client = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder();
+        for (name, addr) in resolve {
+            builder = builder.resolve(name, *addr);
+        }
+        let client = builder
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
             .add_root_certificate(ca)

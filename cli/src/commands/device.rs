@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use gbau_host::cmd::CmdError;
 use gbau_host::device::{self, DeviceConfig};
+use gbau_host::input::UsageError;
 
 use crate::failure::Failure;
 use crate::output::print_json;
@@ -29,12 +30,20 @@ pub enum DeviceCommand {
         /// CA of the Key Center's certificate (PEM)
         #[arg(long, value_name = "FILE")]
         ca: PathBuf,
-        /// The NAF Key Center's URL, e.g. https://127.0.0.1:8444/local-key
+        /// The NAF Key Center's URL, e.g. https://keycenter.example.org:8444/local-key (its
+        /// certificate must name the host)
         #[arg(long, value_name = "URL")]
         key_center_url: String,
+        /// Reach a name at an address, as curl's --resolve: HOST:PORT:ADDR (repeatable)
+        #[arg(long, value_name = "HOST:PORT:ADDR")]
+        resolve: Vec<String>,
         /// Where the device keeps Ks_local_MT and its lifetime
         #[arg(long, value_name = "FILE")]
         store: PathBuf,
+        /// Replace the stored key even when the MT still confirms it (the request proves this
+        /// device holds it; the MT refuses a replacement without that proof)
+        #[arg(long)]
+        renew: bool,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -49,9 +58,13 @@ pub fn exec(c: DeviceCommand) -> Result<ExitCode, Failure> {
         key,
         ca,
         key_center_url,
+        resolve,
         store,
+        renew,
         json,
     } = c;
+    let resolve = gbau_host::ua::UaOptions::parse_resolve_list(&resolve)
+        .map_err(|e| UsageError::new("--resolve", e))?;
     let cfg = DeviceConfig {
         mt,
         device_id,
@@ -59,7 +72,9 @@ pub fn exec(c: DeviceCommand) -> Result<ExitCode, Failure> {
         key,
         ca,
         key_center_url,
+        resolve,
         store,
+        renew,
     };
     let r = device::establish(&cfg).map_err(|e| CmdError::Mismatch(e.to_string()))?;
     if json {

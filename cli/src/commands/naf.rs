@@ -43,9 +43,14 @@ pub enum NafCommand {
 /// How a NAF reaches the BSF's Zn.
 #[derive(clap::Args, Debug)]
 pub struct ZnClientArgs {
-    /// The BSF's Zn URL, e.g. https://127.0.0.1:8443/zn
+    /// The BSF's Zn URL, e.g. https://bsf.example.org:8443/zn (the BSF's certificate must
+    /// name its host)
     #[arg(long, value_name = "URL")]
     pub zn: String,
+    /// Reach a name at an address, as curl's --resolve: HOST:PORT:ADDR (repeatable), e.g.
+    /// bsf.example.org:8443:127.0.0.1
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub zn_resolve: Vec<String>,
     /// CA of the BSF's certificate (PEM)
     #[arg(long, value_name = "FILE")]
     pub zn_ca: PathBuf,
@@ -60,7 +65,9 @@ pub struct ZnClientArgs {
 impl ZnClientArgs {
     /// The Zn client these options describe.
     pub fn client(&self) -> Result<ZnClient, UsageError> {
-        ZnClient::new(&self.zn, &self.zn_ca, &self.zn_cert, &self.zn_key)
+        let resolve = gbau_host::ua::UaOptions::parse_resolve_list(&self.zn_resolve)
+            .map_err(|e| UsageError::new("--zn-resolve", e))?;
+        ZnClient::new(&self.zn, &resolve, &self.zn_ca, &self.zn_cert, &self.zn_key)
             .map_err(|e| UsageError::new("--zn-cert", e.to_string()))
     }
 }

@@ -48,7 +48,19 @@ fn pki_file(dir: &TempDir, name: &str) -> std::path::PathBuf {
 pub struct Bsf {
     pub proc: Proc,
     pub ub: String,
+    /// Zn by the BSF's name (its certificate names nothing else).
     pub zn: String,
+    /// `bsf.example.org:PORT:127.0.0.1`, for `--zn-resolve`.
+    pub zn_resolve: String,
+    /// Zn's loopback address.
+    pub zn_addr: std::net::SocketAddr,
+}
+
+impl Bsf {
+    /// The name → address pair a Zn client takes.
+    pub fn zn_resolve_pair(&self) -> Vec<(String, std::net::SocketAddr)> {
+        vec![("bsf.example.org".to_owned(), self.zn_addr)]
+    }
 }
 
 /// [`start_bsf`] with another subscriber file.
@@ -80,15 +92,21 @@ pub fn start_bsf(dir: &TempDir) -> Bsf {
     .arg("--nafs")
     .arg(dir.path("nafs.yaml"));
     let (proc, w) = announced(cmd, "bsf:");
+    let zn_addr: std::net::SocketAddr = w[4].trim_start_matches("https://").parse().unwrap();
     Bsf {
         proc,
         ub: w[2].clone(),
-        zn: format!("{}/zn", w[4]),
+        zn: format!("https://bsf.example.org:{}/zn", zn_addr.port()),
+        zn_resolve: format!("bsf.example.org:{}:127.0.0.1", zn_addr.port()),
+        zn_addr,
     }
 }
 
 /// A temporary directory with the subscriber file, a test PKI (BSF, two NAFs, the Key
-/// Center, two devices), a second, untrusted PKI, and the NAF authorisations.
+/// Center, two devices), a second, untrusted PKI, and the NAF authorisations. Each
+/// certificate has one role: the BSF's serves, the devices' are clients, the NAFs and the
+/// Key Center have a server certificate (`NAME.pem`) and a Zn client one
+/// (`NAME.client.pem`).
 pub fn setup() -> TempDir {
     let dir = TempDir::new("bsf");
     std::fs::write(dir.path("subs.yaml"), SUBSCRIBERS).unwrap();
@@ -96,12 +114,12 @@ pub fn setup() -> TempDir {
         (
             "pki",
             &[
-                "bsf.example.org",
+                "server:bsf.example.org",
                 "naf.example.org",
                 "other.example.org",
                 "keycenter.example.org",
-                "device-1",
-                "device-2",
+                "client:device-1",
+                "client:device-2",
             ][..],
         ),
         ("rogue", &["naf.example.org"][..]),
@@ -116,7 +134,7 @@ pub fn setup() -> TempDir {
     }
     std::fs::write(
         dir.path("nafs.yaml"),
-        "nafs:\n  - cert: pki/naf.example.org.pem\n    fqdns: [naf.example.org]\n  - cert: pki/other.example.org.pem\n    fqdns: [other.example.org]\n  - cert: pki/keycenter.example.org.pem\n    fqdns: [keycenter.example.org]\n",
+        "nafs:\n  - cert: pki/naf.example.org.client.pem\n    fqdns: [naf.example.org]\n  - cert: pki/other.example.org.client.pem\n    fqdns: [other.example.org]\n  - cert: pki/keycenter.example.org.client.pem\n    fqdns: [keycenter.example.org]\n",
     )
     .unwrap();
     dir
@@ -149,13 +167,15 @@ pub fn start_naf_with(dir: &TempDir, bsf: &Bsf, fqdn: &str, extra: &[&str]) -> N
         fqdn,
         "--zn",
         &bsf.zn,
+        "--zn-resolve",
+        &bsf.zn_resolve,
         "--zn-ca",
     ])
     .arg(pki_file(dir, "ca.pem"))
     .arg("--zn-cert")
-    .arg(pki_file(dir, &format!("{fqdn}.pem")))
+    .arg(pki_file(dir, &format!("{fqdn}.client.pem")))
     .arg("--zn-key")
-    .arg(pki_file(dir, &format!("{fqdn}.key")))
+    .arg(pki_file(dir, &format!("{fqdn}.client.key")))
     .args(extra);
     let (proc, w) = announced(cmd, "naf: http");
     let addr_url = w[1].clone();
@@ -177,7 +197,10 @@ pub fn start_naf_with(dir: &TempDir, bsf: &Bsf, fqdn: &str, extra: &[&str]) -> N
 /// A NAF Key Center (device-1 and device-2 registered for their own names).
 pub struct KeyCenter {
     pub proc: Proc,
+    /// By name: https://keycenter.example.org:PORT/local-key.
     pub url: String,
+    /// `keycenter.example.org:PORT:127.0.0.1`, for `--resolve`.
+    pub resolve: String,
 }
 
 pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
@@ -196,6 +219,8 @@ pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
         "keycenter.example.org",
         "--zn",
         &bsf.zn,
+        "--zn-resolve",
+        &bsf.zn_resolve,
     ])
     .arg("--tls-cert")
     .arg(pki_file(dir, "keycenter.example.org.pem"))
@@ -208,13 +233,19 @@ pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
     .arg("--zn-ca")
     .arg(pki_file(dir, "ca.pem"))
     .arg("--zn-cert")
-    .arg(pki_file(dir, "keycenter.example.org.pem"))
+    .arg(pki_file(dir, "keycenter.example.org.client.pem"))
     .arg("--zn-key")
-    .arg(pki_file(dir, "keycenter.example.org.key"));
+    .arg(pki_file(dir, "keycenter.example.org.client.key"));
     let (proc, w) = announced(cmd, "key-center: https://");
+    let addr: std::net::SocketAddr = w[1]
+        .trim_start_matches("https://")
+        .trim_end_matches("/local-key")
+        .parse()
+        .unwrap();
     KeyCenter {
         proc,
-        url: w[1].clone(),
+        url: format!("https://keycenter.example.org:{}/local-key", addr.port()),
+        resolve: format!("keycenter.example.org:{}:127.0.0.1", addr.port()),
     }
 }
 
@@ -289,6 +320,19 @@ pub fn device_establish(
     device_id: &str,
     store: &str,
 ) -> std::process::Output {
+    device_establish_with(dir, mt, kc_url, cert, device_id, store, &[])
+}
+
+/// `gbau device establish` with extra arguments (e.g. `--renew`).
+pub fn device_establish_with(
+    dir: &TempDir,
+    mt: &str,
+    kc_url: &str,
+    cert: &str,
+    device_id: &str,
+    store: &str,
+    extra: &[&str],
+) -> std::process::Output {
     gbau()
         .args([
             "device",
@@ -304,9 +348,27 @@ pub fn device_establish(
         .arg(pki_file(dir, &format!("{cert}.key")))
         .arg("--ca")
         .arg(pki_file(dir, "ca.pem"))
-        .args(["--key-center-url", kc_url, "--store"])
+        .args([
+            "--key-center-url",
+            kc_url,
+            "--resolve",
+            &resolve_of(kc_url),
+            "--store",
+        ])
         .arg(dir.path(store))
         .arg("--json")
+        .args(extra)
         .output()
         .unwrap()
+}
+
+/// `NAME:PORT:127.0.0.1` for an https://NAME:PORT/… URL of a test server.
+pub fn resolve_of(url: &str) -> String {
+    let host_port = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    format!("{host_port}:127.0.0.1")
 }

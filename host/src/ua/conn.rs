@@ -67,6 +67,21 @@ impl UaOptions {
             addr.parse().ok()?,
         ))
     }
+
+    /// Parse several `HOST:PORT:ADDR` into (name, socket address) pairs, as HTTP clients
+    /// take them; the error names the entry that is not of that form.
+    pub fn parse_resolve_list(
+        specs: &[String],
+    ) -> Result<Vec<(String, std::net::SocketAddr)>, String> {
+        specs
+            .iter()
+            .map(|r| {
+                Self::parse_resolve(r)
+                    .map(|(h, p, a)| (h, std::net::SocketAddr::new(a, p)))
+                    .ok_or_else(|| format!("{r:?} is not HOST:PORT:ADDR"))
+            })
+            .collect()
+    }
 }
 
 /// A response as the Ua client needs it.

@@ -11,7 +11,7 @@ use gbau_core::hexutil::to_hex;
 use gbau_core::identity::{BTid, Impi, NafId};
 use gbau_core::kdf::{ks_ext_naf, ks_int_naf};
 use gbau_core::milenage::Milenage;
-use gbau_core::secret::Ks;
+use gbau_core::secret::{Ks, KsIntNaf, KsNaf};
 use gbau_core::sqn::{Sqn, IND_BITS};
 use serde::{Deserialize, Serialize};
 
@@ -517,17 +517,16 @@ impl<S: Store> Bsf<S> {
         let ext = ks_ext_naf(&s.ks, &rand, &impi, &naf_id)
             .map_err(|e| ZnError::Malformed(e.to_string()))?;
         let int = if s.gba_type == GbaType::GbaU && req.gba_u_aware {
-            Some(to_hex(
+            Some(
                 ks_int_naf(&s.ks, &rand, &impi, &naf_id)
-                    .map_err(|e| ZnError::Malformed(e.to_string()))?
-                    .expose(),
-            ))
+                    .map_err(|e| ZnError::Malformed(e.to_string()))?,
+            )
         } else {
             None
         };
         Ok(ZnAnswer {
             impi: s.impi,
-            ks_naf: to_hex(ext.expose()),
+            ks_naf: ext,
             ks_int_naf: int,
             bootstrapping_time: gbau_core::time::format_utc(s.created),
             expiry: gbau_core::time::format_utc(s.expires),
@@ -554,15 +553,16 @@ pub struct ZnRequest {
     pub gba_u_aware: bool,
 }
 
-/// A Zn answer.
+/// A Zn answer. The keys are zeroizing secret types (hex on the wire, `Debug` redacted), so
+/// neither a NAF's cache nor a log line holds them as plain strings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ZnAnswer {
     pub impi: String,
-    /// Ks_ext_NAF (GBA_U) or Ks_NAF (GBA_ME), hex.
-    pub ks_naf: String,
-    /// Ks_int_NAF (GBA_U, when the NAF asked), hex.
+    /// Ks_ext_NAF (GBA_U) or Ks_NAF (GBA_ME).
+    pub ks_naf: KsNaf,
+    /// Ks_int_NAF (GBA_U, when the NAF asked).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub ks_int_naf: Option<String>,
+    pub ks_int_naf: Option<KsIntNaf>,
     pub bootstrapping_time: String,
     pub expiry: String,
     pub gba_type: GbaType,
