@@ -9,13 +9,13 @@ use gbau_core::hexutil::{parse_fixed, to_hex};
 use gbau_core::secret::Ks;
 use serde::{Deserialize, Serialize};
 
-/// One GBA_ME bootstrapping as the MT keeps it.
+/// One GBA_ME bootstrapping as the MT keeps it (Ks a zeroizing secret type, hex in the file).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct MeSession {
     pub b_tid: String,
     pub lifetime: String,
     rand: String,
-    ks: String,
+    ks: Ks,
 }
 
 impl std::fmt::Debug for MeSession {
@@ -35,17 +35,14 @@ impl MeSession {
             b_tid: b_tid.to_owned(),
             lifetime: lifetime.to_owned(),
             rand: to_hex(&rand.0),
-            ks: to_hex(ks.expose()),
+            ks: ks.clone(),
         }
     }
 
     /// Ks and RAND.
     #[must_use]
     pub fn key(&self) -> Option<(Ks, Rand)> {
-        Some((
-            Ks::new(parse_fixed(&self.ks).ok()?),
-            Rand(parse_fixed(&self.rand).ok()?),
-        ))
+        Some((self.ks.clone(), Rand(parse_fixed(&self.rand).ok()?)))
     }
 
     /// Whether the lifetime has not passed.
