@@ -252,6 +252,14 @@ pub fn cert_file_sha256(path: &Path) -> Result<String, ServeError> {
     Ok(hex::encode(sha2::Sha256::digest(certs[0].as_ref())))
 }
 
+/// The DNS names (subject alternative names) of the first certificate in a PEM file.
+pub fn cert_file_dns_names(path: &Path) -> Result<Vec<String>, ServeError> {
+    let certs = load_certs(path)?;
+    let ee = webpki::EndEntityCert::try_from(&certs[0])
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))?;
+    Ok(ee.valid_dns_names().map(str::to_owned).collect())
+}
+
 /// A TLS server configuration requiring client certificates issued by `client_ca`.
 pub fn tls_server(
     cert: &Path,

@@ -11,6 +11,7 @@
 //! NAFs), [`zn`] (how they fetch keys) and [`http`] (the shared server layer).
 
 pub mod bsf;
+pub mod diameter;
 pub mod http;
 pub mod key_center;
 pub mod naf;

@@ -38,7 +38,7 @@ pub struct ZnClient {
 }
 
 impl ZnClient {
-    /// For the BSF at `url` (e.g. https://bsf.example.org:8443/zn), trusting `ca` and
+    /// For the BSF at `url` (e.g. `https://bsf.example.org:8443/zn`), trusting `ca` and
     /// presenting `cert` + `key` (PEM). The BSF's certificate must name the URL's host;
     /// `resolve` maps names to addresses (as curl's `--resolve`), e.g. a test BSF's name to
     /// its loopback port.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use gbau_host::input::UsageError;
-use gbau_network::bsf::server::{self, Config, ZnConfig};
+use gbau_network::bsf::server::{self, Config, DiameterConfig, ZnConfig};
 
 use crate::failure::Failure;
 use crate::output::announce;
@@ -43,9 +43,19 @@ pub enum BsfCommand {
         /// CA that issues NAF certificates (PEM)
         #[arg(long, value_name = "FILE")]
         client_ca: Option<PathBuf>,
-        /// NAF authorisations (YAML: nafs: [{cert: FILE, fqdns: [..]}])
+        /// NAF authorisations (YAML: nafs: [{cert: FILE, fqdns: [..], diameter_identity: ID}];
+        /// on Diameter a NAF is its diameter_identity, else its certificate's DNS names)
         #[arg(long, value_name = "FILE")]
         nafs: Option<PathBuf>,
+        /// Zn over Diameter (TS 29.109) on this TCP address, beside or instead of HTTPS Zn
+        #[arg(long, value_name = "ADDR", requires = "nafs")]
+        zn_diameter: Option<String>,
+        /// The BSF's Diameter identity (Origin-Host); default: --fqdn
+        #[arg(long, value_name = "FQDN")]
+        diameter_identity: Option<String>,
+        /// The BSF's Diameter realm (Origin-Realm); default: --fqdn without its first label
+        #[arg(long, value_name = "REALM")]
+        realm: Option<String>,
     },
 }
 
@@ -60,6 +70,9 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         tls_key,
         client_ca,
         nafs,
+        zn_diameter,
+        diameter_identity,
+        realm,
     } = c;
     let bsf = server::open(&fqdn, &subscribers, &data)
         .map_err(|e| UsageError::new("--subscribers", e))?;
@@ -70,7 +83,20 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
             cert: tls_cert.unwrap_or_default(),
             key: tls_key.unwrap_or_default(),
             client_ca: client_ca.unwrap_or_default(),
-            nafs: server::load_nafs(&nafs.unwrap_or_default())
+            nafs: server::load_nafs(&nafs.clone().unwrap_or_default())
+                .map_err(|e| UsageError::new("--nafs", e.to_string()))?,
+        }),
+    };
+    let zn_diameter = match zn_diameter {
+        None => None,
+        Some(listen) => Some(DiameterConfig {
+            listen,
+            identity: diameter_identity.unwrap_or_else(|| fqdn.clone()),
+            realm: realm.unwrap_or_else(|| {
+                fqdn.split_once('.')
+                    .map_or(fqdn.clone(), |(_, r)| r.to_owned())
+            }),
+            peers: server::load_diameter_peers(&nafs.clone().unwrap_or_default())
                 .map_err(|e| UsageError::new("--nafs", e.to_string()))?,
         }),
     };
@@ -78,10 +104,17 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         fqdn,
         ub_listen: listen,
         zn,
+        zn_diameter,
     };
-    gbau_network::http::block_on(server::run(Arc::new(bsf), cfg, |b| match b.zn {
-        Some(z) => announce(&format!("bsf: ub http://{} zn https://{}", b.ub, z)),
-        None => announce(&format!("bsf: ub http://{}", b.ub)),
+    gbau_network::http::block_on(server::run(Arc::new(bsf), cfg, |b| {
+        let mut line = format!("bsf: ub http://{}", b.ub);
+        if let Some(z) = b.zn {
+            line.push_str(&format!(" zn https://{z}"));
+        }
+        if let Some(d) = b.zn_diameter {
+            line.push_str(&format!(" zn-diameter diameter://{d}"));
+        }
+        announce(&line);
     }))?
     .map_err(|e| UsageError::new("--listen", e.to_string()))?;
     Ok(ExitCode::SUCCESS)

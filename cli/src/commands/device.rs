@@ -30,9 +30,11 @@ pub enum DeviceCommand {
         /// CA of the Key Center's certificate (PEM)
         #[arg(long, value_name = "FILE")]
         ca: PathBuf,
-        /// The NAF Key Center's URL, e.g. https://keycenter.example.org:8444/local-key (its
-        /// certificate must name the host)
-        #[arg(long, value_name = "URL")]
+        #[arg(
+            long,
+            value_name = "URL",
+            help = "The NAF Key Center's URL, e.g. https://keycenter.example.org:8444/local-key (its certificate must name the host)"
+        )]
         key_center_url: String,
         /// Reach a name at an address, as curl's --resolve: HOST:PORT:ADDR (repeatable)
         #[arg(long, value_name = "HOST:PORT:ADDR")]

@@ -59,7 +59,7 @@ pub fn exec(c: KeyCenterCommand) -> Result<ExitCode, Failure> {
     } = c;
     let devices =
         key_center::load_devices(&devices).map_err(|e| UsageError::new("--devices", e))?;
-    let mut kc = KeyCenter::new(&fqdn, Box::new(zn.client()?), devices, max_lifetime)
+    let mut kc = KeyCenter::new(&fqdn, zn.client(&fqdn)?, devices, max_lifetime)
         .map_err(|e| UsageError::new("--fqdn", e))?;
     kc.require_gba_u = require_gba_u;
     let tls = gbau_network::http::tls_server(&tls_cert, &tls_key, &device_ca)

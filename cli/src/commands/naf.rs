@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use gbau_host::input::UsageError;
-use gbau_network::naf::{self, Naf};
+use gbau_network::diameter::client::{DiameterZnClient, NafIdentity};
+use gbau_network::naf::{self, KeySource, Naf};
 use gbau_network::zn::ZnClient;
 
 use crate::failure::Failure;
@@ -40,35 +41,68 @@ pub enum NafCommand {
     },
 }
 
-/// How a NAF reaches the BSF's Zn.
+/// How a NAF reaches the BSF's Zn: HTTPS+JSON with a client certificate, or Diameter
+/// (TS 29.109).
 #[derive(clap::Args, Debug)]
 pub struct ZnClientArgs {
-    /// The BSF's Zn URL, e.g. https://bsf.example.org:8443/zn (the BSF's certificate must
-    /// name its host)
-    #[arg(long, value_name = "URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "The BSF's Zn: https://bsf.example.org:8443/zn (the BSF's certificate must name its host) or diameter://HOST:PORT"
+    )]
     pub zn: String,
     /// Reach a name at an address, as curl's --resolve: HOST:PORT:ADDR (repeatable), e.g.
     /// bsf.example.org:8443:127.0.0.1
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub zn_resolve: Vec<String>,
-    /// CA of the BSF's certificate (PEM)
+    /// CA of the BSF's certificate (PEM; HTTPS Zn)
     #[arg(long, value_name = "FILE")]
-    pub zn_ca: PathBuf,
-    /// This NAF's Zn client certificate (PEM)
+    pub zn_ca: Option<PathBuf>,
+    /// This NAF's Zn client certificate (PEM; HTTPS Zn)
     #[arg(long, value_name = "FILE")]
-    pub zn_cert: PathBuf,
-    /// This NAF's Zn client key (PEM)
+    pub zn_cert: Option<PathBuf>,
+    /// This NAF's Zn client key (PEM; HTTPS Zn)
     #[arg(long, value_name = "FILE")]
-    pub zn_key: PathBuf,
+    pub zn_key: Option<PathBuf>,
+    /// This NAF's Diameter identity (Origin-Host; Diameter Zn); default: its FQDN
+    #[arg(long, value_name = "FQDN")]
+    pub diameter_identity: Option<String>,
+    /// This NAF's Diameter realm (Origin-Realm); default: its FQDN without the first label
+    #[arg(long, value_name = "REALM")]
+    pub diameter_realm: Option<String>,
 }
 
 impl ZnClientArgs {
-    /// The Zn client these options describe.
-    pub fn client(&self) -> Result<ZnClient, UsageError> {
+    /// The Zn client these options describe, for the NAF (or Key Center) `fqdn`.
+    pub fn client(&self, fqdn: &str) -> Result<Box<dyn KeySource>, UsageError> {
+        if let Some(addr) = self.zn.strip_prefix("diameter://") {
+            let me = NafIdentity {
+                host: self
+                    .diameter_identity
+                    .clone()
+                    .unwrap_or_else(|| fqdn.to_owned()),
+                realm: self.diameter_realm.clone().unwrap_or_else(|| {
+                    fqdn.split_once('.')
+                        .map_or(fqdn.to_owned(), |(_, r)| r.to_owned())
+                }),
+            };
+            return Ok(Box::new(DiameterZnClient::new(
+                addr.trim_end_matches('/'),
+                me,
+            )));
+        }
         let resolve = gbau_host::ua::UaOptions::parse_resolve_list(&self.zn_resolve)
             .map_err(|e| UsageError::new("--zn-resolve", e))?;
-        ZnClient::new(&self.zn, &resolve, &self.zn_ca, &self.zn_cert, &self.zn_key)
-            .map_err(|e| UsageError::new("--zn-cert", e.to_string()))
+        let (Some(ca), Some(cert), Some(key)) = (&self.zn_ca, &self.zn_cert, &self.zn_key) else {
+            return Err(UsageError::new(
+                "--zn",
+                "HTTPS Zn needs --zn-ca, --zn-cert and --zn-key",
+            ));
+        };
+        Ok(Box::new(
+            ZnClient::new(&self.zn, &resolve, ca, cert, key)
+                .map_err(|e| UsageError::new("--zn-cert", e.to_string()))?,
+        ))
     }
 }
 
@@ -82,8 +116,8 @@ pub fn exec(c: NafCommand) -> Result<ExitCode, Failure> {
         tls_key,
         require_gba_u,
     } = c;
-    let mut naf = Naf::new(&fqdn, Box::new(zn.client()?), &resource)
-        .map_err(|e| UsageError::new("--fqdn", e))?;
+    let mut naf =
+        Naf::new(&fqdn, zn.client(&fqdn)?, &resource).map_err(|e| UsageError::new("--fqdn", e))?;
     naf.require_gba_u = require_gba_u;
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some(

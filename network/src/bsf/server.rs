@@ -19,6 +19,18 @@ pub struct Config {
     pub fqdn: String,
     pub ub_listen: String,
     pub zn: Option<ZnConfig>,
+    pub zn_diameter: Option<DiameterConfig>,
+}
+
+/// Zn over Diameter (TS 29.109), TCP.
+#[derive(Debug, Clone)]
+pub struct DiameterConfig {
+    pub listen: String,
+    /// The BSF's Origin-Host and Origin-Realm.
+    pub identity: String,
+    pub realm: String,
+    /// (Diameter identity of a NAF, FQDNs it may ask keys for): see [`load_diameter_peers`].
+    pub peers: Vec<(String, Vec<String>)>,
 }
 
 impl Config {
@@ -40,6 +52,7 @@ impl Config {
                 client_ca: pki_dir.join("ca.pem"),
                 nafs,
             }),
+            zn_diameter: None,
         }
     }
 }
@@ -66,14 +79,38 @@ struct NafsFile {
 struct NafEntry {
     cert: PathBuf,
     fqdns: Vec<String>,
+    /// The NAF's Diameter identity (Origin-Host) on Diameter Zn; without it, the DNS names of
+    /// its certificate.
+    #[serde(default)]
+    diameter_identity: Option<String>,
+}
+
+fn read_nafs(path: &Path) -> Result<NafsFile, ServeError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))?;
+    serde_norway::from_str(&text).map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))
+}
+
+/// The NAF authorisations for Diameter Zn: each entry's Diameter identity (its
+/// `diameter_identity`, else every DNS name of its certificate) with the FQDNs it may ask
+/// keys for. One NAF file serves both Zn flavours.
+pub fn load_diameter_peers(path: &Path) -> Result<Vec<(String, Vec<String>)>, ServeError> {
+    let f = read_nafs(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for n in &f.nafs {
+        let ids = match &n.diameter_identity {
+            Some(id) => vec![id.clone()],
+            None => http::cert_file_dns_names(&base.join(&n.cert))?,
+        };
+        out.extend(ids.into_iter().map(|id| (id, n.fqdns.clone())));
+    }
+    Ok(out)
 }
 
 /// Read the NAF authorisations: each NAF certificate and the FQDNs it may ask keys for.
 pub fn load_nafs(path: &Path) -> Result<Vec<(String, Vec<String>)>, ServeError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))?;
-    let f: NafsFile = serde_norway::from_str(&text)
-        .map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))?;
+    let f = read_nafs(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     f.nafs
         .iter()
@@ -91,6 +128,7 @@ pub fn load_nafs(path: &Path) -> Result<Vec<(String, Vec<String>)>, ServeError> 
 pub struct Bound {
     pub ub: SocketAddr,
     pub zn: Option<SocketAddr>,
+    pub zn_diameter: Option<SocketAddr>,
 }
 
 fn ub_handler<S: Store + 'static>(bsf: Arc<Bsf<S>>) -> Handler {
@@ -146,6 +184,11 @@ fn zn_handler<S: Store + 'static>(bsf: Arc<Bsf<S>>, nafs: Vec<(String, Vec<Strin
     })
 }
 
+/// The BSF's Zn lookup as Diameter Zn calls it.
+fn zn_lookup<S: Store + 'static>(bsf: Arc<Bsf<S>>) -> Arc<crate::diameter::peer::Lookup> {
+    Arc::new(move |req: &ZnRequest, allowed: &[String], now: u64| bsf.zn(req, allowed, now))
+}
+
 /// Run the BSF until the process ends; `ready` gets the bound addresses once listening.
 pub async fn run<S: Store + 'static>(
     bsf: Arc<Bsf<S>>,
@@ -172,6 +215,24 @@ pub async fn run<S: Store + 'static>(
             zn_handler(bsf.clone(), z.nafs.clone()),
         )));
     }
+    let (mut dia_task, mut dia_addr) = (None, None);
+    if let Some(d) = &cfg.zn_diameter {
+        let l = http::bind(&d.listen).await?;
+        dia_addr = Some(l.local_addr().map_err(|source| ServeError::Listen {
+            addr: d.listen.clone(),
+            source,
+        })?);
+        dia_task = Some(tokio::spawn(crate::diameter::server::serve(
+            l,
+            Arc::new(crate::diameter::peer::Identity {
+                host: d.identity.clone(),
+                realm: d.realm.clone(),
+                state_id: http::unix_now() as u32,
+                peers: d.peers.clone(),
+            }),
+            zn_lookup(bsf.clone()),
+        )));
+    }
     let purge = bsf.clone();
     tokio::spawn(async move {
         loop {
@@ -186,9 +247,10 @@ pub async fn run<S: Store + 'static>(
     ready(Bound {
         ub: ub_addr,
         zn: zn_addr,
+        zn_diameter: dia_addr,
     });
     http::serve_http(ub, ub_handler(bsf)).await;
-    if let Some(t) = zn_task {
+    for t in [zn_task, dia_task].into_iter().flatten() {
         t.abort();
     }
     Ok(())
