@@ -91,7 +91,17 @@ impl Selection {
                 }
             }
             _ => {
-                let Some(df) = self.df else { return };
+                let Some(df) = self.df else {
+                    // Where we are is not known: a FID only one known file has names it.
+                    let mut known = ef_codec::all().filter(|f| f.fid == fid);
+                    if let (Some(f), None) = (known.next(), known.next()) {
+                        match f.kind {
+                            Kind::Df(child) => self.df = Some(child),
+                            _ => (self.df, self.ef) = (Some(f.df), Some(f)),
+                        }
+                    }
+                    return;
+                };
                 match ef_codec::by_fid(df, fid) {
                     Some(KnownFile {
                         kind: Kind::Df(child),
