@@ -54,7 +54,8 @@ fn be(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0, |a, b| (a << 8) | u64::from(*b))
 }
 
-/// Decode `bytes` with `codec`; `None` for a file gbau has no decoder for.
+/// Decode `bytes` with `codec`; `None` for a file gbau has no decoder for. All 'FF' is
+/// "(empty)", except where 'FF' bytes are values (service tables, ACC, START/THRESHOLD).
 pub fn decode(codec: Codec, bytes: &[u8]) -> Option<Result<Decoded, EfError>> {
     if codec == Codec::Opaque {
         return None;
@@ -63,7 +64,10 @@ pub fn decode(codec: Codec, bytes: &[u8]) -> Option<Result<Decoded, EfError>> {
         return Some(Err(malformed("file", "no content")));
     }
     if bytes.iter().all(|b| *b == 0xFF)
-        && !matches!(codec, Codec::Ust | Codec::Est | Codec::Ist | Codec::Acc)
+        && !matches!(
+            codec,
+            Codec::Ust | Codec::Est | Codec::Ist | Codec::Acc | Codec::StartHfn | Codec::Threshold
+        )
     {
         return Some(Ok(Decoded::empty()));
     }

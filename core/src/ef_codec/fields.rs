@@ -112,7 +112,10 @@ impl Decoded {
         }
         self.fields
             .iter()
-            .map(|f| format!("{} {}", f.name, f.value.as_assignment()))
+            .map(|f| match &f.value {
+                Value::List(items) if items.is_empty() => format!("{} (none)", f.name),
+                v => format!("{} {}", f.name, v.as_assignment()),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
