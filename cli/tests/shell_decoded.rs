@@ -148,13 +148,19 @@ fn decoded_edits_show_the_apdu_and_refuse_what_does_not_fit() {
 #[test]
 fn unknown_commands_suggest_the_nearest() {
     let dir = TempDir::new("sh-help");
-    let out = shell(&dir, "card.json", "slect EF_AD\nhelp export\n");
+    let out = shell(
+        &dir,
+        "card.json",
+        "slect EF_AD\nhelp export\nselect EF_AD\nread_binary_decoded\n",
+    );
     has(
         &out,
         "error: unknown command \"slect\"; did you mean select?",
     );
     has(&out, "usage: export [--adm] [FILE]");
     has(&out, "example: export --adm card.apdu");
+    // pySim-shell's name works too.
+    has(&out, "mnc_length: 2");
 }
 
 #[test]

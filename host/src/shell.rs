@@ -204,10 +204,11 @@ impl Shell {
         }
         let line = substitute(raw, &self.vars).map_err(|n| format!("undefined variable ${n}"))?;
         let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(verb) = words.first().copied() else {
+        let Some(typed) = words.first().copied() else {
             return Ok(Flow::Continue);
         };
-        let rest = line[verb.len()..].trim();
+        let rest = line[typed.len()..].trim();
+        let verb = verbs::canonical(typed);
         match verb {
             "exit" | "quit" => return Ok(Flow::Exit),
             "help" => print!("{}", verbs::help(words.get(1).copied())),

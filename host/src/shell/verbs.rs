@@ -48,6 +48,24 @@ pub const VERBS: [Verb; 27] = [
     verb("apdu", "apdu HEX   send a command APDU (a bare hex line does the same)", "apdu 00 A4 00 04 02 6F AD"),
 ];
 
+/// pySim-shell's names for commands gbau names otherwise (gbau's reads decode already).
+pub const ALIASES: [(&str, &str); 5] = [
+    ("read_binary_decoded", "read_binary"),
+    ("read_record_decoded", "read_record"),
+    ("verify_chv", "verify_pin"),
+    ("run_script", "run"),
+    ("ls", "dir"),
+];
+
+/// gbau's name for `word` when it is an alias, else `word`.
+#[must_use]
+pub fn canonical(word: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(a, _)| *a == word)
+        .map_or(word, |(_, v)| v)
+}
+
 /// The command named `name`.
 #[must_use]
 pub fn find(name: &str) -> Option<&'static Verb> {
@@ -62,9 +80,11 @@ pub fn help(name: Option<&str>) -> String {
             let mut s: String = VERBS.iter().map(|v| format!("  {}\n", v.usage)).collect();
             s.push_str("  <hex APDU>   send it (61xx/6Cxx followed), e.g. 00 A4 00 04 02 6F AD\n");
             s.push_str("  help CMD shows one command with an example\n");
+            let aliases: Vec<String> = ALIASES.iter().map(|(a, v)| format!("{a} = {v}")).collect();
+            s.push_str(&format!("  pySim-shell names: {}\n", aliases.join(", ")));
             s
         }
-        Some(n) => match find(n) {
+        Some(n) => match find(canonical(n)) {
             Some(v) => format!("usage: {}\nexample: {}\n", v.usage, v.example),
             None => format!("no command {n:?}{}\n", suggestion(n)),
         },
