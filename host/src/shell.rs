@@ -203,6 +203,7 @@ impl Shell {
             return Ok(Flow::Continue);
         }
         let line = substitute(raw, &self.vars).map_err(|n| format!("undefined variable ${n}"))?;
+        let line = line.trim();
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some(typed) = words.first().copied() else {
             return Ok(Flow::Continue);
@@ -249,13 +250,13 @@ impl Shell {
             }
             "apdu" => self.raw_apdu(rest)?,
             _ => {
-                if parse_hex(&line).is_err() {
+                if parse_hex(line).is_err() {
                     return Err(format!(
                         "unknown command {verb:?}{} (try help)",
                         verbs::suggestion(verb)
                     ));
                 }
-                self.raw_apdu(&line)?;
+                self.raw_apdu(line)?;
             }
         }
         Ok(Flow::Continue)
