@@ -32,7 +32,8 @@ pub const THRESHOLD_SIZE: usize = 3;
 /// at its end (TS 31.102 §4.2.21).
 pub const ECC_CODE_LEN: usize = 3;
 
-/// Emergency service category bits (TS 24.008 §10.5.4.33, as pySim names them).
+/// Emergency service category bits (TS 24.008 §10.5.4.33 **[to confirm clause]**; bits and
+/// names as pySim's EF_ECC has them, checked against its vectors).
 pub const ECC_CATEGORIES: [(u8, &str); 7] = [
     (0x01, "police"),
     (0x02, "ambulance"),
