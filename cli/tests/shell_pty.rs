@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use expectrl::Session;
@@ -13,6 +14,7 @@ use support::{repo, TempDir};
 fn shell(dir: &TempDir) -> Session {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbau"));
     cmd.env("HOME", &dir.0)
+        .env("XDG_STATE_HOME", dir.path("state"))
         .env("TERM", "xterm")
         .env_remove("GBAU_PIN")
         .env_remove("GBAU_READER");
@@ -134,6 +136,14 @@ fn a_repl_session_through_a_pty() {
     say(&mut s, &format!("run {}", script.display()), "ok: ");
     s.send_line("exit").unwrap();
     gone(&mut s, "first session");
+    // History is per user in the XDG state folder: the folder 0700, the file 0600.
+    let history = dir.path("state").join("gbau").join("history");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&history), 0o600, "{}", history.display());
+    assert_eq!(mode(history.parent().unwrap()), 0o700);
+    assert!(std::fs::read_to_string(&history)
+        .unwrap()
+        .contains("select EF_AD"));
 
     // History persists: the next session recalls the last line with the up arrow.
     let mut s = shell(&dir);
@@ -146,4 +156,43 @@ fn a_repl_session_through_a_pty() {
         pause();
     }
     s.expect("select EF_GBABP").unwrap();
+}
+
+/// Type keys at a human pace.
+fn keys(s: &mut Session, keys: &[&str]) {
+    for key in keys {
+        s.send(key).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn completion_offers_what_the_current_df_holds_and_the_naf_key_centers() {
+    let dir = TempDir::new("pty-complete");
+    let mut s = shell(&dir);
+    // In ADF.USIM, "EF_I" is only EF_IMSI (the MF's EF_ICCID and the ISIM's EF_IMPI/EF_IST
+    // are not offered there).
+    say(&mut s, "select ADF.USIM", "DF/ADF");
+    keys(&mut s, &["select EF_I", "\t"]);
+    s.expect("select EF_IMSI").unwrap();
+    s.send_line("").unwrap();
+    s.expect("transparent EF 6F07").unwrap();
+    s.expect(READING).unwrap();
+    // The fields of the selected file's encoder.
+    keys(&mut s, &["update_binary_decoded i", "\t"]);
+    s.expect("update_binary_decoded imsi=").unwrap();
+    keys(&mut s, &["\u{15}"]);
+    // After PIN1, `gba naf` completes the NAF Key Centers of EF_NAFKCA (the profile's
+    // keycenter.example.org).
+    say(&mut s, "verify_pin", "9000");
+    keys(&mut s, &["gba naf k", "\t"]);
+    s.expect("gba naf keycenter.example.org").unwrap();
+    keys(&mut s, &["\u{15}"]);
+    // help CMD and the nearest command.
+    s.send_line("help gba").unwrap();
+    s.expect("example: gba naf naf.example.org").unwrap();
+    s.expect(READING).unwrap();
+    say(&mut s, "raed_binary", "did you mean read_binary?");
+    s.send_line("exit").unwrap();
+    gone(&mut s, "completion session");
 }

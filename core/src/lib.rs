@@ -18,6 +18,7 @@ pub mod apdu;
 pub mod arr;
 pub mod digest;
 pub mod ef;
+pub mod ef_codec;
 pub mod exchange;
 pub mod hexutil;
 pub mod identity;

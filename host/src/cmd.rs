@@ -6,7 +6,7 @@ mod gba;
 mod info;
 
 pub use crate::error::CmdError;
-pub use apdu::{apdu, decode_response, run, ApduResult};
+pub use apdu::{apdu, decode_response, run, ApduResult, Decoder};
 pub use gba::{
     gba_bootstrap, gba_bootstrap_bsf, gba_check, gba_local_key, gba_naf_key, impi_of,
     BootstrapReport, CheckReport, LocalKeyReport, NafKeyReport,

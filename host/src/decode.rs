@@ -5,7 +5,7 @@ use gbau_core::tlv::{self, Tlv};
 use serde::Serialize;
 
 /// A decoded FCP.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Fcp {
     pub kind: String,
     pub fid: Option<String>,

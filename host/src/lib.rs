@@ -18,6 +18,7 @@
 pub mod cmd;
 pub mod decode;
 pub mod device;
+pub mod efview;
 pub mod error;
 pub mod input;
 pub mod local;

@@ -1,8 +1,16 @@
-//! `gbau shell`: the interactive APDU shell. pySim-shell-like verbs, raw hex lines,
-//! variables, scripts, decoded output, a trace toggle, persistent history and completion.
-//! Errors are printed and the session goes on.
+//! `gbau shell`: the interactive APDU shell. pySim-shell-like commands, raw hex lines,
+//! variables, scripts; every file gbau knows read back decoded (`gbau_core::ef_codec`) and
+//! editable by its decoded fields; `dir`/`tree` probed by SELECT; `export` as an `.apdu`
+//! script; completion, per-user history, `help CMD`. Errors are printed and the session goes on.
 
-use std::cell::Cell;
+mod args;
+mod complete;
+mod export;
+mod history;
+mod probe;
+mod verbs;
+
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -10,20 +18,21 @@ use std::rc::Rc;
 use gbau_core::aka::{Autn, Rand};
 use gbau_core::apdu::spaced_hex;
 use gbau_core::ef;
+use gbau_core::ef_codec::{self, Df, Kind, KnownFile};
 use gbau_core::hexutil::{parse_fixed, parse_hex, to_hex};
 use gbau_core::identity::{NafId, UaProtocolId};
 use gbau_core::script::substitute;
 use gbau_core::{CommandApdu, ResponseApdu};
-use rustyline::completion::{Completer, FilenameCompleter, Pair};
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
+use rustyline::Editor;
 
 use crate::cmd::{self, decode_response};
-use crate::session::{default_sim_path, CardOpts, Session, SessionError};
-use crate::usim::{apdus, AuthOutcome};
+use crate::efview::{terminal_width, wrap_hex, Selection};
+use crate::session::{CardOpts, Session, SessionError};
+use crate::usim::{apdus, AuthOutcome, UsimError};
+use args::{fields_arg, hex_arg, num_arg, record_arg};
+
+pub use verbs::{Verb, VERBS};
 
 /// Errors that end the shell before it starts.
 #[derive(Debug, thiserror::Error)]
@@ -34,136 +43,13 @@ pub enum ShellError {
     Editor(#[from] rustyline::error::ReadlineError),
 }
 
-/// Verbs with their usage, for help, completion and hints.
-pub const VERBS: [(&str, &str); 20] = [
-    (
-        "select",
-        "select NAME|FID|AID   e.g. select EF_GBABP, select 6FAD, select ADF.USIM",
-    ),
-    ("read_binary", "read_binary [OFFSET [LENGTH]]"),
-    ("update_binary", "update_binary OFFSET HEX"),
-    ("read_record", "read_record N"),
-    ("update_record", "update_record N HEX"),
-    (
-        "verify_pin",
-        "verify_pin [PIN]   (PIN1; default --pin / the soft card's)",
-    ),
-    ("verify_adm", "verify_adm DIGITS"),
-    ("authenticate", "authenticate RAND AUTN   (3G context)"),
-    (
-        "gba",
-        "gba bootstrap RAND AUTN | gba naf FQDN [UA_HEX] [IMPI]",
-    ),
-    ("status", "status   (FCP of the current application)"),
-    ("info", "info   (decoded card summary)"),
-    ("run", "run SCRIPT   (an .apdu script)"),
-    ("set", "set NAME = VALUE   (then $NAME in any line)"),
-    ("vars", "vars   (list variables)"),
-    ("trace", "trace on|off   (show every APDU)"),
-    ("files", "files   (names select knows)"),
-    ("reset", "reset   (select the MF again)"),
-    ("help", "help"),
-    ("exit", "exit   (or Ctrl-D)"),
-    ("quit", "quit"),
-];
-
-/// File names `select` understands: (name, path of FIDs from the MF; 0 = the ADF).
-pub const FILES: [(&str, &[u16]); 19] = [
-    ("MF", &[ef::MF]),
-    ("EF_DIR", &[ef::EF_DIR]),
-    ("EF_ICCID", &[ef::EF_ICCID]),
-    ("EF_PL", &[ef::EF_PL]),
-    ("ADF.USIM", &[]),
-    ("EF_IMSI", &[ef::EF_IMSI]),
-    ("EF_AD", &[ef::EF_AD]),
-    ("EF_UST", &[ef::EF_UST]),
-    ("EF_EST", &[ef::EF_EST]),
-    ("EF_ACC", &[ef::EF_ACC]),
-    ("EF_LI", &[ef::EF_LI]),
-    ("EF_Keys", &[ef::EF_KEYS]),
-    ("EF_KeysPS", &[ef::EF_KEYS_PS]),
-    ("EF_GBABP", &[ef::EF_GBABP]),
-    ("EF_GBANL", &[ef::EF_GBANL]),
-    ("EF_NAFKCA", &[ef::EF_NAFKCA]),
-    ("ADF.ISIM", &[]),
-    ("EF_IMPI", &[ef::EF_IMPI]),
-    ("EF_IMPU", &[ef::EF_IMPU]),
-];
-
-struct ShellHelper {
-    files: FilenameCompleter,
-}
-
-impl Completer for ShellHelper {
-    type Candidate = Pair;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        let words: Vec<&str> = before.split_whitespace().collect();
-        let starting_word = before.ends_with(' ') || words.is_empty();
-        let current = if starting_word {
-            ""
-        } else {
-            words.last().copied().unwrap_or("")
-        };
-        let start = pos - current.len();
-        let n_done = if starting_word {
-            words.len()
-        } else {
-            words.len().saturating_sub(1)
-        };
-        let pairs = |items: &mut dyn Iterator<Item = &str>| -> Vec<Pair> {
-            items
-                .filter(|c| c.to_lowercase().starts_with(&current.to_lowercase()))
-                .map(|c| Pair {
-                    display: c.to_owned(),
-                    replacement: c.to_owned(),
-                })
-                .collect()
-        };
-        match (n_done, words.first().copied()) {
-            (0, _) => Ok((start, pairs(&mut VERBS.iter().map(|(v, _)| *v)))),
-            (1, Some("select")) => Ok((start, pairs(&mut FILES.iter().map(|(f, _)| *f)))),
-            (1, Some("gba")) => Ok((start, pairs(&mut ["bootstrap", "naf"].into_iter()))),
-            (1, Some("trace")) => Ok((start, pairs(&mut ["on", "off"].into_iter()))),
-            (1, Some("run")) => self.files.complete(line, pos, ctx),
-            _ => Ok((pos, Vec::new())),
-        }
-    }
-}
-
-impl Hinter for ShellHelper {
-    type Hint = String;
-
-    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
-        if pos < line.len() || line.trim().is_empty() {
-            return None;
-        }
-        let word = line.split_whitespace().next()?;
-        let (verb, usage) = VERBS.iter().find(|(v, _)| *v == word)?;
-        if line.trim() == *verb {
-            usage
-                .strip_prefix(verb)
-                .map(|u| format!("  ({})", u.trim()))
-        } else {
-            None
-        }
-    }
-}
-
-impl Highlighter for ShellHelper {}
-impl Validator for ShellHelper {}
-impl Helper for ShellHelper {}
-
 struct Shell {
     session: Session,
     vars: BTreeMap<String, String>,
     trace: Rc<Cell<bool>>,
+    sel: Selection,
+    candidates: Rc<RefCell<complete::Candidates>>,
+    width: usize,
 }
 
 /// Run the shell until `exit` or end of input.
@@ -172,19 +58,29 @@ pub fn run(opts: &CardOpts) -> Result<(), ShellError> {
     let trace = Rc::new(Cell::new(false));
     session.trace = Some(trace.clone());
     let vars = session.script_vars();
+    let candidates = Rc::new(RefCell::new(complete::Candidates::default()));
     let mut shell = Shell {
         session,
         vars,
         trace,
+        sel: Selection::default(),
+        candidates: candidates.clone(),
+        width: terminal_width(),
     };
-    let mut rl: Editor<ShellHelper, DefaultHistory> = Editor::new()?;
-    rl.set_helper(Some(ShellHelper {
-        files: FilenameCompleter::new(),
-    }));
-    let history = default_sim_path().with_file_name("history");
-    let _ = rl.load_history(&history);
+    shell.refresh_candidates();
+    let mut rl: Editor<complete::ShellHelper, DefaultHistory> = Editor::new()?;
+    rl.set_helper(Some(complete::ShellHelper::new(candidates)));
+    let history = history::path();
+    if let Some(h) = &history {
+        match history::prepare(h) {
+            Ok(()) => {
+                let _ = rl.load_history(h);
+            }
+            Err(e) => eprintln!("history {}: {e} (not kept)", h.display()),
+        }
+    }
     println!(
-        "gbau shell on {} — 'help' lists the commands, Tab completes, Ctrl-D leaves",
+        "gbau shell on {} — 'help' lists the commands, 'help CMD' shows one, Tab completes, Ctrl-D leaves",
         shell.session.label
     );
     loop {
@@ -200,6 +96,7 @@ pub fn run(opts: &CardOpts) -> Result<(), ShellError> {
                     Ok(Flow::Exit) => break,
                     Err(e) => println!("error: {e}"),
                 }
+                shell.refresh_candidates();
             }
             Err(rustyline::error::ReadlineError::Interrupted) => {
                 println!("(Ctrl-C: type exit or press Ctrl-D to leave)")
@@ -208,35 +105,18 @@ pub fn run(opts: &CardOpts) -> Result<(), ShellError> {
             Err(e) => return Err(e.into()),
         }
     }
-    if let Some(dir) = history.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    if let Some(h) = &history {
+        if history::prepare(h).is_ok() {
+            let _ = rl.save_history(h);
+            let _ = history::prepare(h);
+        }
     }
-    let _ = rl.save_history(&history);
     Ok(())
 }
 
 enum Flow {
     Continue,
     Exit,
-}
-
-fn hex_arg<const N: usize>(name: &'static str, text: Option<&&str>) -> Result<[u8; N], String> {
-    let t = text.ok_or_else(|| format!("missing {name}"))?;
-    parse_fixed::<N>(t).map_err(|e| format!("{name}: {e}"))
-}
-
-fn num_arg(name: &str, text: Option<&&str>, default: Option<usize>) -> Result<usize, String> {
-    match text {
-        None => default.ok_or_else(|| format!("missing {name}")),
-        Some(t) => {
-            let t = t.trim();
-            let parsed = match t.strip_prefix("0x") {
-                Some(h) => usize::from_str_radix(h, 16),
-                None => t.parse(),
-            };
-            parsed.map_err(|_| format!("{name}: {t:?} is not a number"))
-        }
-    }
 }
 
 impl Shell {
@@ -246,21 +126,72 @@ impl Shell {
             .map_err(|e| e.to_string())
     }
 
-    fn show(&self, cmd: &[u8], r: &ResponseApdu) {
+    /// Send, follow the selection, show the answer decoded (unless `raw`).
+    fn exchange(&mut self, cmd: CommandApdu, raw: bool) -> Result<ResponseApdu, String> {
+        let bytes = cmd.to_bytes().map_err(|e| e.to_string())?;
+        let r = self.send(&cmd)?;
+        self.sel.observe(&bytes, &r);
+        self.show(&bytes, &r, raw);
+        Ok(r)
+    }
+
+    fn show(&mut self, cmd: &[u8], r: &ResponseApdu, raw: bool) {
         if !r.data.is_empty() {
-            println!("{}", spaced_hex(&r.data));
+            for l in wrap_hex(&r.data, self.width) {
+                println!("{l}");
+            }
         }
         println!("{:04X} ({})", u16::from(r.sw), r.sw.meaning());
+        if raw {
+            return;
+        }
         if let Some(d) = decode_response(cmd, r) {
             println!("  {d}");
         }
+        match self.sel.decode_answer(cmd, r) {
+            Some(Ok(d)) => {
+                for l in d.to_string().lines() {
+                    println!("  {l}");
+                }
+                if let Some(ef_codec::Value::Text(n)) = d.get("naf_key_center") {
+                    let mut c = self.candidates.borrow_mut();
+                    if !c.nafs.contains(n) {
+                        c.nafs.push(n.clone());
+                    }
+                }
+            }
+            Some(Err(e)) => println!("  {e}"),
+            None => {}
+        }
     }
 
-    fn exchange(&mut self, cmd: CommandApdu) -> Result<(), String> {
-        let bytes = cmd.to_bytes().map_err(|e| e.to_string())?;
-        let r = self.send(&cmd)?;
-        self.show(&bytes, &r);
-        Ok(())
+    fn refresh_candidates(&mut self) {
+        let mut c = self.candidates.borrow_mut();
+        let here = self.sel.df.unwrap_or(Df::Mf);
+        let mut files: Vec<String> = ef_codec::in_df(here)
+            .iter()
+            .map(|f| f.name.to_owned())
+            .collect();
+        files.extend(["MF", "ADF.USIM", "ADF.ISIM"].map(str::to_owned));
+        let mut all: Vec<String> = ef_codec::all().map(|f| f.name.to_owned()).collect();
+        all.extend(["MF", "ADF.USIM", "ADF.ISIM"].map(str::to_owned));
+        all.sort();
+        all.dedup();
+        c.files = files;
+        c.all_files = all;
+        c.fields = self
+            .sel
+            .ef
+            .and_then(KnownFile::encoder_fields)
+            .map(|f| {
+                f.split(", ")
+                    .map(|n| {
+                        let n = n.trim_matches(|c| c == '[' || c == ']');
+                        format!("{}=", n.split_whitespace().next().unwrap_or(n))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
     }
 
     fn line(&mut self, raw: &str) -> Result<Flow, String> {
@@ -272,22 +203,17 @@ impl Shell {
             return Ok(Flow::Continue);
         }
         let line = substitute(raw, &self.vars).map_err(|n| format!("undefined variable ${n}"))?;
+        let line = line.trim();
         let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(verb) = words.first().copied() else {
+        let Some(typed) = words.first().copied() else {
             return Ok(Flow::Continue);
         };
+        let rest = line[typed.len()..].trim();
+        let verb = verbs::canonical(typed);
         match verb {
             "exit" | "quit" => return Ok(Flow::Exit),
-            "help" => {
-                for (_, usage) in VERBS {
-                    println!("  {usage}");
-                }
-                println!("  <hex APDU>   send it (61xx/6Cxx followed), e.g. 00 A4 00 04 02 6F AD");
-            }
-            "files" => println!(
-                "{}",
-                FILES.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(" ")
-            ),
+            "help" => print!("{}", verbs::help(words.get(1).copied())),
+            "files" => self.files(),
             "vars" => {
                 for (k, v) in &self.vars {
                     let secret = ["pin1", "pin2", "adm1", "puk1", "puk2"].contains(&k.as_str());
@@ -303,119 +229,397 @@ impl Shell {
                 words
                     .get(1)
                     .copied()
-                    .ok_or("select NAME|FID|AID (try: files)")?,
+                    .ok_or("select NAME|FID|AID (try: files, dir)")?,
             )?,
-            "status" => self.exchange(CommandApdu::new(0x80, 0xF2, 0x00, 0x00).with_ne(256))?,
-            "reset" => self.exchange(apdus::select_fid(ef::MF))?,
-            "read_binary" => {
-                let offset = num_arg("OFFSET", words.get(1), Some(0))?;
-                let len = num_arg("LENGTH", words.get(2), Some(256))?;
-                let offset = u16::try_from(offset).map_err(|_| "OFFSET too large")?;
-                self.exchange(apdus::read_binary(offset, len))?;
+            "status" => {
+                self.exchange(CommandApdu::new(0x80, 0xF2, 0x00, 0x00).with_ne(256), false)?;
             }
-            "update_binary" => {
-                let offset = u16::try_from(num_arg("OFFSET", words.get(1), None)?)
-                    .map_err(|_| "OFFSET too large")?;
-                let data = parse_hex(&words.get(2..).unwrap_or_default().join(""))
-                    .map_err(|e| e.to_string())?;
-                if data.is_empty() {
-                    return Err("update_binary OFFSET HEX".into());
-                }
-                self.exchange(apdus::update_binary(offset, &data))?;
+            "reset" => {
+                self.exchange(apdus::select_fid(ef::MF), false)?;
             }
-            "read_record" => {
-                let n =
-                    u8::try_from(num_arg("N", words.get(1), None)?).map_err(|_| "N is 1..254")?;
-                self.exchange(apdus::read_record(n, 256))?;
+            "read_binary"
+            | "read_record"
+            | "read_records"
+            | "update_binary"
+            | "update_record"
+            | "update_binary_decoded"
+            | "update_record_decoded" => self.file_command(verb, &words[1..], rest)?,
+            "dir" | "tree" | "export" => self.card_view(verb, &words[1..])?,
+            "verify_pin" | "verify_adm" | "authenticate" | "gba" | "info" | "run" => {
+                self.card_command(verb, &words[1..])?;
             }
-            "update_record" => {
-                let n =
-                    u8::try_from(num_arg("N", words.get(1), None)?).map_err(|_| "N is 1..254")?;
-                let data = parse_hex(&words.get(2..).unwrap_or_default().join(""))
-                    .map_err(|e| e.to_string())?;
-                self.exchange(CommandApdu::new(0x00, 0xDC, n, 0x04).with_data(data))?;
-            }
-            "verify_pin" => {
-                let pin = words
-                    .get(1)
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| self.session.pin.clone())
-                    .ok_or("verify_pin PIN")?;
-                let block = crate::usim::pin_block(&pin).ok_or("a PIN is 4 to 8 digits")?;
-                self.exchange(apdus::verify(0x01, &block))?;
-            }
-            "verify_adm" => {
-                let block = crate::usim::pin_block(words.get(1).ok_or("verify_adm DIGITS")?)
-                    .ok_or("ADM is 4 to 8 digits")?;
-                self.exchange(apdus::verify(0x0A, &block))?;
-            }
-            "authenticate" => {
-                let rand = Rand(hex_arg::<16>("RAND", words.get(1))?);
-                let autn = Autn(hex_arg::<16>("AUTN", words.get(2))?);
-                self.exchange(apdus::authenticate_3g(&rand, &autn))?;
-            }
-            "gba" => self.gba(&words[1..])?,
-            "info" => {
-                let info = cmd::info(&mut self.session).map_err(|e| e.to_string())?;
-                print!("{info}");
-            }
-            "run" => {
-                let path = PathBuf::from(words.get(1).ok_or("run SCRIPT")?);
-                let vars: Vec<(String, String)> = self.vars.clone().into_iter().collect();
-                let t = cmd::run(&mut self.session, &path, &vars).map_err(|e| e.to_string())?;
-                println!("ok: {} ({} exchanges)", path.display(), t.len());
-            }
+            "apdu" => self.raw_apdu(rest)?,
             _ => {
-                let bytes =
-                    parse_hex(&line).map_err(|_| format!("unknown command {verb:?}: try help"))?;
-                let cmd = CommandApdu::parse(&bytes).map_err(|e| e.to_string())?;
-                let r = self.send(&cmd)?;
-                self.show(&bytes, &r);
+                if parse_hex(line).is_err() {
+                    return Err(format!(
+                        "unknown command {verb:?}{} (try help)",
+                        verbs::suggestion(verb)
+                    ));
+                }
+                self.raw_apdu(line)?;
             }
         }
         Ok(Flow::Continue)
     }
 
+    fn raw_apdu(&mut self, text: &str) -> Result<(), String> {
+        let bytes = parse_hex(text).map_err(|e| format!("APDU: {e}"))?;
+        let cmd = CommandApdu::parse(&bytes).map_err(|e| e.to_string())?;
+        let r = self.send(&cmd)?;
+        self.sel.observe(&bytes, &r);
+        self.show(&bytes, &r, false);
+        Ok(())
+    }
+
+    fn files(&self) {
+        let here = self.sel.df.unwrap_or(Df::Mf);
+        let names: Vec<&str> = ef_codec::in_df(here).iter().map(|f| f.name).collect();
+        println!("in {}: {}", here.name(), names.join(" "));
+        let mut all: Vec<&str> = ef_codec::all().map(|f| f.name).collect();
+        all.sort_unstable();
+        all.dedup();
+        println!(
+            "anywhere (select goes to the file's DF first): MF ADF.USIM ADF.ISIM {}",
+            all.join(" ")
+        );
+    }
+
     fn select(&mut self, target: &str) -> Result<(), String> {
-        let by_name = FILES.iter().find(|(n, _)| n.eq_ignore_ascii_case(target));
-        let cmd = match by_name {
-            Some((name, [])) => {
-                let prefix = if name.contains("ISIM") {
-                    ef::ISIM_AID_PREFIX
-                } else {
-                    ef::USIM_AID_PREFIX
-                };
-                apdus::select_aid(&prefix)
-            }
-            Some((name, [fid])) => {
-                // EFs of an application: select the application first when needed.
-                if name.starts_with("EF_") && ![ef::EF_DIR, ef::EF_ICCID, ef::EF_PL].contains(fid) {
-                    let app = if matches!(*name, "EF_IMPI" | "EF_IMPU") {
-                        ef::ISIM_AID_PREFIX
-                    } else {
-                        ef::USIM_AID_PREFIX
-                    };
-                    let r = self.send(&apdus::select_aid(&app))?;
-                    if !r.sw.is_ok() {
-                        return Err(format!("cannot select the application of {name}: {}", r.sw));
+        let cmd = match target.to_ascii_uppercase().as_str() {
+            "MF" => apdus::select_fid(ef::MF),
+            "ADF.USIM" => apdus::select_aid(&ef::USIM_AID_PREFIX),
+            "ADF.ISIM" => apdus::select_aid(&ef::ISIM_AID_PREFIX),
+            _ => match ef_codec::by_name(self.sel.df, target) {
+                Some(f) => {
+                    if self.sel.df != Some(f.df) {
+                        let df = f.df;
+                        let ok = self
+                            .session
+                            .with_card(|u| probe::enter(u, df))
+                            .map_err(|e| e.to_string())?;
+                        if !ok {
+                            return Err(format!("this card has no {}", df.name()));
+                        }
+                        self.sel = Selection {
+                            df: Some(df),
+                            ..Selection::default()
+                        };
                     }
-                } else if [ef::EF_DIR, ef::EF_ICCID, ef::EF_PL].contains(fid) {
-                    self.send(&apdus::select_fid(ef::MF))?;
+                    apdus::select_fid(f.fid)
                 }
-                apdus::select_fid(*fid)
+                None => {
+                    let bytes = parse_hex(target).map_err(|_| {
+                        format!("{target:?} is neither a file name (try: files) nor hex")
+                    })?;
+                    match bytes.len() {
+                        2 => apdus::select_fid(u16::from_be_bytes([bytes[0], bytes[1]])),
+                        5..=16 => apdus::select_aid(&bytes),
+                        _ => return Err("a FID is 2 bytes, an AID 5 to 16".into()),
+                    }
+                }
+            },
+        };
+        self.exchange(cmd, false).map(|_| ())
+    }
+
+    /// The selected EF gbau knows and its FCP's size / record shape.
+    fn current_ef(&self) -> Result<&'static KnownFile, String> {
+        self.sel
+            .ef
+            .ok_or_else(|| "select a file gbau knows first (try: files, dir)".to_owned())
+    }
+
+    /// READ BINARY of the whole selected file, in pieces when over 256 bytes.
+    fn read_whole(&mut self, size: usize) -> Result<ResponseApdu, String> {
+        let mut data = Vec::with_capacity(size);
+        loop {
+            let want = (size - data.len()).min(256);
+            let r = self.send(&apdus::read_binary(data.len() as u16, want))?;
+            if !r.sw.is_ok() || data.len() + r.data.len() >= size || r.data.is_empty() {
+                data.extend(r.data);
+                return Ok(ResponseApdu { data, sw: r.sw });
+            }
+            data.extend(r.data);
+        }
+    }
+
+    fn file_command(&mut self, verb: &str, args: &[&str], rest: &str) -> Result<(), String> {
+        let raw = args.first() == Some(&"--raw");
+        let args = if raw { &args[1..] } else { args };
+        let size = self.sel.fcp.as_ref().and_then(|f| f.size);
+        let shape = self
+            .sel
+            .fcp
+            .as_ref()
+            .and_then(|f| Some((f.records?, f.record_len?)));
+        match verb {
+            "read_binary" => match (args.first(), size) {
+                (None, Some(size)) if size > 0 => {
+                    let r = self.read_whole(size)?;
+                    let cmd = apdus::read_binary(0, size.min(256))
+                        .to_bytes()
+                        .map_err(|e| e.to_string())?;
+                    self.show(&cmd, &r, raw);
+                }
+                _ => {
+                    let offset = num_arg("OFFSET", args.first(), Some(0))?;
+                    let len = num_arg("LENGTH", args.get(1), Some(256))?;
+                    if !(1..=256).contains(&len) {
+                        return Err("LENGTH is 1..256".into());
+                    }
+                    let offset = u16::try_from(offset)
+                        .ok()
+                        .filter(|o| *o < 0x8000)
+                        .ok_or("OFFSET too large")?;
+                    self.exchange(apdus::read_binary(offset, len), raw)?;
+                }
+            },
+            "read_record" => {
+                let n = record_arg(args.first())?;
+                self.exchange(apdus::read_record(n, shape.map_or(256, |s| s.1)), raw)?;
+            }
+            "read_records" => {
+                let (count, len) = shape.ok_or("select a record file first")?;
+                for n in 1..=count.min(254) as u8 {
+                    println!("record {n}:");
+                    self.exchange(apdus::read_record(n, len), raw)?;
+                }
+            }
+            "update_binary" => {
+                let offset = u16::try_from(num_arg("OFFSET", args.first(), None)?)
+                    .ok()
+                    .filter(|o| *o < 0x8000)
+                    .ok_or("OFFSET too large")?;
+                let data = parse_hex(&args.get(1..).unwrap_or_default().join(""))
+                    .map_err(|e| e.to_string())?;
+                if data.is_empty() || data.len() > 255 {
+                    return Err("update_binary OFFSET HEX (1 to 255 bytes)".into());
+                }
+                self.exchange(apdus::update_binary(offset, &data), false)?;
+            }
+            "update_record" => {
+                let n = record_arg(args.first())?;
+                let data = parse_hex(&args.get(1..).unwrap_or_default().join(""))
+                    .map_err(|e| e.to_string())?;
+                if data.is_empty() || data.len() > 255 {
+                    return Err("update_record N HEX (1 to 255 bytes)".into());
+                }
+                self.exchange(CommandApdu::new(0x00, 0xDC, n, 0x04).with_data(data), false)?;
+            }
+            "update_binary_decoded" => self.update_binary_decoded(rest, size)?,
+            _ => {
+                let n = record_arg(args.first())?;
+                let fields = rest
+                    .trim_start()
+                    .strip_prefix(args.first().copied().unwrap_or(""))
+                    .unwrap_or("");
+                self.update_record_decoded(n, fields, shape)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encode the edit: the current fields (when they decode) with the given ones over them.
+    fn encode_edit(
+        file: &KnownFile,
+        current: Option<&[u8]>,
+        given: &str,
+        size: usize,
+    ) -> Result<Vec<u8>, String> {
+        if file.encoder_fields().is_none() {
+            return Err(format!(
+                "{}: gbau has no encoder for this file (use update_binary/update_record with hex)",
+                file.name
+            ));
+        }
+        let mut fields = current
+            .and_then(|b| file.decode(b))
+            .and_then(Result::ok)
+            .filter(|d| !d.empty)
+            .map(|d| d.assignments())
+            .unwrap_or_default();
+        fields.extend(fields_arg(given)?);
+        let encoded = file
+            .encode(&fields, size)
+            .ok_or("no encoder")?
+            .map_err(|e| e.to_string())?;
+        Ok(encoded)
+    }
+
+    fn update_binary_decoded(&mut self, given: &str, size: Option<usize>) -> Result<(), String> {
+        let file = self.current_ef()?;
+        if file.kind != Kind::Transparent {
+            return Err(format!(
+                "{} is a record file: update_record_decoded N …",
+                file.name
+            ));
+        }
+        let size = size.ok_or("the file's size is not known (select it again)")?;
+        let current = self
+            .read_whole(size)
+            .ok()
+            .filter(|r| r.sw.is_ok())
+            .map(|r| r.data);
+        let data = Self::encode_edit(file, current.as_deref(), given, size)?;
+        if data.len() > 255 {
+            return Err(format!(
+                "{} bytes: more than one UPDATE BINARY holds",
+                data.len()
+            ));
+        }
+        let cmd = apdus::update_binary(0, &data);
+        println!(
+            ">> {}",
+            spaced_hex(&cmd.to_bytes().map_err(|e| e.to_string())?)
+        );
+        self.exchange(cmd, false).map(|_| ())
+    }
+
+    fn update_record_decoded(
+        &mut self,
+        n: u8,
+        given: &str,
+        shape: Option<(usize, usize)>,
+    ) -> Result<(), String> {
+        let file = self.current_ef()?;
+        if file.kind != Kind::Records {
+            return Err(format!(
+                "{} is transparent: update_binary_decoded …",
+                file.name
+            ));
+        }
+        let (count, len) = shape.ok_or("the record length is not known (select the file again)")?;
+        if usize::from(n) > count {
+            return Err(format!("{} has {count} records", file.name));
+        }
+        let current = self
+            .send(&apdus::read_record(n, len))
+            .ok()
+            .filter(|r| r.sw.is_ok())
+            .map(|r| r.data);
+        let data = Self::encode_edit(file, current.as_deref(), given, len)?;
+        let cmd = CommandApdu::new(0x00, 0xDC, n, 0x04).with_data(data);
+        println!(
+            ">> {}",
+            spaced_hex(&cmd.to_bytes().map_err(|e| e.to_string())?)
+        );
+        self.exchange(cmd, false).map(|_| ())
+    }
+
+    fn card_view(&mut self, verb: &str, args: &[&str]) -> Result<(), String> {
+        let df = self.sel.df.unwrap_or(Df::Mf);
+        let lines = match verb {
+            "dir" => self.session.with_card(|u| probe::dir(u, df)),
+            "tree" => self.session.with_card(probe::tree),
+            _ => return self.export(args),
+        }
+        .map_err(|e| e.to_string())?;
+        for l in lines {
+            println!("{l}");
+        }
+        // dir leaves the DF selected, tree the MF.
+        self.sel = Selection {
+            df: Some(if verb == "dir" { df } else { Df::Mf }),
+            ..Selection::default()
+        };
+        Ok(())
+    }
+
+    fn export(&mut self, args: &[&str]) -> Result<(), String> {
+        let adm = args.contains(&"--adm");
+        let path = args
+            .iter()
+            .find(|a| !a.starts_with("--"))
+            .map(PathBuf::from);
+        let label = self.session.label.clone();
+        let e = self
+            .session
+            .with_card(|u| export::export(u, adm, &label))
+            .map_err(|e: UsimError| e.to_string())?;
+        self.sel = Selection {
+            df: Some(Df::Mf),
+            ..Selection::default()
+        };
+        match path {
+            Some(p) => {
+                std::fs::write(&p, &e.script).map_err(|x| format!("{}: {x}", p.display()))?;
+                println!(
+                    "exported {} files to {} ({} left out)",
+                    e.files,
+                    p.display(),
+                    e.skipped.len()
+                );
+            }
+            None => print!("{}", e.script),
+        }
+        Ok(())
+    }
+
+    fn card_command(&mut self, verb: &str, args: &[&str]) -> Result<(), String> {
+        match verb {
+            "verify_pin" => {
+                let pin = args
+                    .first()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| self.session.pin.clone())
+                    .ok_or("verify_pin PIN")?;
+                let block = crate::usim::pin_block(&pin).ok_or("a PIN is 4 to 8 digits")?;
+                if self
+                    .exchange(apdus::verify(0x01, &block), false)?
+                    .sw
+                    .is_ok()
+                {
+                    self.load_nafs();
+                }
+            }
+            "verify_adm" => {
+                let block = crate::usim::pin_block(args.first().ok_or("verify_adm DIGITS")?)
+                    .ok_or("ADM is 4 to 8 digits")?;
+                self.exchange(apdus::verify(0x0A, &block), false)?;
+            }
+            "authenticate" => {
+                let rand = Rand(hex_arg::<16>("RAND", args.first())?);
+                let autn = Autn(hex_arg::<16>("AUTN", args.get(1))?);
+                self.exchange(apdus::authenticate_3g(&rand, &autn), false)?;
+            }
+            "gba" => self.gba(args)?,
+            "info" => {
+                let info = cmd::info(&mut self.session).map_err(|e| e.to_string())?;
+                self.sel = Selection::default();
+                print!("{info}");
             }
             _ => {
-                let bytes = parse_hex(target).map_err(|_| {
-                    format!("{target:?} is neither a file name (try: files) nor hex")
-                })?;
-                match bytes.len() {
-                    2 => apdus::select_fid(u16::from_be_bytes([bytes[0], bytes[1]])),
-                    5..=16 => apdus::select_aid(&bytes),
-                    _ => return Err("a FID is 2 bytes, an AID 5 to 16".into()),
+                let path = PathBuf::from(args.first().ok_or("run SCRIPT")?);
+                let vars: Vec<(String, String)> = self.vars.clone().into_iter().collect();
+                let t = cmd::run(&mut self.session, &path, &vars).map_err(|e| e.to_string())?;
+                for x in &t {
+                    self.sel.observe(&x.command, &x.response);
                 }
+                println!("ok: {} ({} exchanges)", path.display(), t.len());
             }
-        };
-        self.exchange(cmd)
+        }
+        Ok(())
+    }
+
+    /// NAF Key Center FQDNs for completion, read after PIN1 is verified; the selection is
+    /// restored after.
+    fn load_nafs(&mut self) {
+        let back = self.sel.clone();
+        let nafs = self
+            .session
+            .with_card(|u| -> Result<Vec<String>, UsimError> {
+                let nafs = u.naf_key_centers().unwrap_or_default();
+                if let Some(df) = back.df {
+                    probe::enter(u, df)?;
+                    if let Some(f) = back.ef {
+                        u.send(&apdus::select_fid(f.fid))?;
+                    }
+                }
+                Ok(nafs)
+            });
+        if let Ok(n) = nafs {
+            self.candidates.borrow_mut().nafs = n;
+        }
     }
 
     fn gba(&mut self, args: &[&str]) -> Result<(), String> {
@@ -453,6 +657,7 @@ impl Shell {
                         Ok((impi, key))
                     })
                     .map_err(|e| e.to_string())?;
+                self.sel = Selection::default();
                 println!("Ks_ext_NAF {}", to_hex(key.expose()));
                 println!(
                     "  NAF_Id {} (Ua {}), IMPI {impi}",

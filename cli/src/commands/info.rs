@@ -126,12 +126,16 @@ pub fn run(card: CardOpts, a: &RunArgs) -> Result<ExitCode, Failure> {
             .collect();
         print_json(&t)?;
     } else {
+        let mut decoder = cmd::Decoder::default();
         for e in &transcript {
             println!("{}", gbau_core::apdu::log_command(&e.command));
             println!(
                 "{}",
                 gbau_core::apdu::log_response(&e.response.to_bytes(), false)
             );
+            for line in decoder.exchange(&e.command, &e.response).0 {
+                println!("   {line}");
+            }
         }
         println!(
             "ok: {} ({} exchanges)",

@@ -8,10 +8,12 @@ use gbau_core::hexutil::parse_hex;
 use gbau_core::{CommandApdu, ResponseApdu};
 use serde::Serialize;
 
+use crate::efview::Selection;
 use crate::error::CmdError;
 use crate::input::UsageError;
 use crate::session::Session;
 use crate::usim::UsimError;
+use gbau_core::ef_codec::Decoded;
 
 /// One exchange of `gbau apdu`.
 #[derive(Debug, Serialize)]
@@ -22,6 +24,42 @@ pub struct ApduResult {
     pub meaning: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decoded: Option<String>,
+    /// The fields of a READ BINARY / READ RECORD answer of a file gbau knows
+    /// (`gbau_core::ef_codec`), followed from the SELECTs before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Decoded>,
+}
+
+/// Follow a sequence of exchanges and decode each answer: FCP, AUTHENTICATE data, or the
+/// content of the selected EF (`crate::efview`). The decoded lines of each exchange.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pub selection: Selection,
+}
+
+impl Decoder {
+    /// The decoded lines of one exchange (none when there is nothing to say), and the fields
+    /// of a file content.
+    pub fn exchange(&mut self, cmd: &[u8], r: &ResponseApdu) -> (Vec<String>, Option<Decoded>) {
+        self.selection.observe(cmd, r);
+        let mut lines: Vec<String> = decode_response(cmd, r).into_iter().collect();
+        let fields = match self.selection.decode_answer(cmd, r) {
+            Some(Ok(d)) => {
+                lines.extend(
+                    d.to_string()
+                        .lines()
+                        .map(|l| format!("{}: {l}", self.selection.label())),
+                );
+                Some(d)
+            }
+            Some(Err(e)) => {
+                lines.push(e);
+                None
+            }
+            None => None,
+        };
+        (lines, fields)
+    }
 }
 
 /// Decode a response for display: FCP or AUTHENTICATE answers.
@@ -37,6 +75,7 @@ pub fn decode_response(cmd: &[u8], r: &ResponseApdu) -> Option<String> {
 /// Send raw APDUs (hex), following 61xx/6Cxx unless `raw`.
 pub fn apdu(s: &mut Session, apdus: &[String], raw: bool) -> Result<Vec<ApduResult>, CmdError> {
     let mut out = Vec::new();
+    let mut decoder = Decoder::default();
     for (i, text) in apdus.iter().enumerate() {
         let bytes =
             parse_hex(text).map_err(|e| UsageError::new("APDU", format!("#{}: {e}", i + 1)))?;
@@ -50,12 +89,14 @@ pub fn apdu(s: &mut Session, apdus: &[String], raw: bool) -> Result<Vec<ApduResu
                 Ok(u.send(&cmd)?)
             }
         })?;
+        let (lines, fields) = decoder.exchange(&bytes, &r);
         out.push(ApduResult {
             command: spaced_hex(&bytes),
             data: spaced_hex(&r.data),
             sw: format!("{:04X}", u16::from(r.sw)),
             meaning: r.sw.meaning(),
-            decoded: decode_response(&bytes, &r),
+            decoded: (!lines.is_empty()).then(|| lines.join("\n   ")),
+            fields,
         });
     }
     Ok(out)

@@ -55,20 +55,12 @@ pub struct UsimFile {
 }
 
 /// How `gbau info` shows a mandatory file's content.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Show {
     /// Not shown (shown elsewhere, or keys).
     Nothing,
-    /// EF_LOCI / EF_PSLOCI: PLMN, LAC, update status.
-    Location(fn(&[u8]) -> Result<ef::Location, ef::EfError>),
-    /// EF_FPLMN: the PLMNs.
-    Plmns,
-    /// EF_HPPLMN: the search period value.
-    Number,
-    /// EF_ECC: the emergency call codes.
-    EmergencyCodes,
-    /// EF_START-HFN, EF_THRESHOLD: hex.
-    Hex,
+    /// The decoded content (`gbau_core::ef_codec`, the decoders the REPL shows).
+    Decoded,
     /// A DF: presence only (an AM byte means other operations for a DF than READ/UPDATE).
     Directory,
 }
@@ -78,20 +70,16 @@ const USIM_FILES: [(&str, u16, Show); 16] = [
     ("EF_IMSI", ef::EF_IMSI, Show::Nothing),
     ("EF_Keys", ef::EF_KEYS, Show::Nothing),
     ("EF_KeysPS", ef::EF_KEYS_PS, Show::Nothing),
-    ("EF_HPPLMN", ef::EF_HPPLMN, Show::Number),
+    ("EF_HPPLMN", ef::EF_HPPLMN, Show::Decoded),
     ("EF_UST", ef::EF_UST, Show::Nothing),
-    ("EF_ACC", ef::EF_ACC, Show::Nothing),
-    ("EF_FPLMN", ef::EF_FPLMN, Show::Plmns),
-    ("EF_LOCI", ef::EF_LOCI, Show::Location(ef::decode_loci)),
+    ("EF_ACC", ef::EF_ACC, Show::Decoded),
+    ("EF_FPLMN", ef::EF_FPLMN, Show::Decoded),
+    ("EF_LOCI", ef::EF_LOCI, Show::Decoded),
     ("EF_AD", ef::EF_AD, Show::Nothing),
-    ("EF_ECC", ef::EF_ECC, Show::EmergencyCodes),
-    (
-        "EF_PSLOCI",
-        ef::EF_PSLOCI,
-        Show::Location(ef::decode_psloci),
-    ),
-    ("EF_START-HFN", ef::EF_START_HFN, Show::Hex),
-    ("EF_THRESHOLD", ef::EF_THRESHOLD, Show::Hex),
+    ("EF_ECC", ef::EF_ECC, Show::Decoded),
+    ("EF_PSLOCI", ef::EF_PSLOCI, Show::Decoded),
+    ("EF_START-HFN", ef::EF_START_HFN, Show::Decoded),
+    ("EF_THRESHOLD", ef::EF_THRESHOLD, Show::Decoded),
     ("EF_ARR", ef::EF_ARR_ADF, Show::Nothing),
     ("EF_NETPAR", ef::EF_NETPAR, Show::Nothing),
     ("DF_GSM-ACCESS", ef::DF_GSM_ACCESS, Show::Directory),
@@ -322,74 +310,44 @@ fn usim_files(u: &mut LockedUsim<'_>) -> Result<Vec<UsimFile>, CmdError> {
     Ok(out)
 }
 
-/// A short decoding of the selected file's content; `None` when it cannot be read now.
+/// A short decoding of the selected file's content by `gbau_core::ef_codec`; `None` when it
+/// is not shown or cannot be read now.
 fn show_content(
     u: &mut LockedUsim<'_>,
     show: Show,
     fid: u16,
     size: usize,
 ) -> Result<Option<String>, CmdError> {
-    if matches!(show, Show::Nothing | Show::Directory) {
+    use gbau_core::ef_codec::{self, Df, Kind};
+    let Some(file) = ef_codec::by_fid(Df::Usim, fid).filter(|_| show == Show::Decoded) else {
         return Ok(None);
-    }
-    if matches!(show, Show::EmergencyCodes) {
-        let records = match u.records("READ EF_ECC", fid) {
+    };
+    if file.kind == Kind::Records {
+        let records = match u.records("READ RECORD", fid) {
             Ok(r) => r,
             Err(crate::usim::UsimError::Status { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let codes: Vec<String> = records
+        let items: Vec<String> = records
             .iter()
-            .map(|r| ef::decode_swapped_bcd(r.get(..ECC_CODE_LEN).unwrap_or_default()))
-            .filter(|c| !c.is_empty())
+            .filter_map(|r| file.decode(r)?.ok())
+            .filter(|d| !d.empty)
+            .map(|d| d.summary())
             .collect();
-        return Ok(Some(or_none(codes)));
+        return Ok(Some(if items.is_empty() {
+            "none".into()
+        } else {
+            items.join("; ")
+        }));
     }
     let r = u.send(&crate::usim::apdus::read_binary(0, size))?;
     if !r.sw.is_ok() {
         return Ok(None);
     }
-    let b = r.data;
-    Ok(Some(match show {
-        Show::Location(decode) => match decode(&b) {
-            Ok(l) => format!(
-                "LAI {} LAC {}, {}",
-                l.plmn.as_deref().unwrap_or("none"),
-                to_hex(&l.lac).to_uppercase(),
-                update_status(l.status)
-            ),
-            Err(e) => e.to_string(),
-        },
-        Show::Plmns => or_none(
-            b.chunks(ef::PLMN_SIZE)
-                .filter_map(ef::decode_plmn)
-                .collect(),
-        ),
-        Show::Number => b.first().map_or_else(String::new, u8::to_string),
-        _ => to_hex(&b),
+    Ok(file.decode(&r.data).map(|d| match d {
+        Ok(d) => d.summary(),
+        Err(e) => e.to_string(),
     }))
-}
-
-/// Length of the emergency call code at the start of an EF_ECC record (TS 31.102 §4.2.21).
-const ECC_CODE_LEN: usize = 3;
-
-fn or_none(items: Vec<String>) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// The location / routing area update status (TS 31.102 §4.2.17, §4.2.23).
-fn update_status(status: u8) -> String {
-    match status {
-        ef::UPDATE_STATUS_UPDATED => "updated".into(),
-        ef::UPDATE_STATUS_NOT_UPDATED => "not updated".into(),
-        ef::UPDATE_STATUS_PLMN_NOT_ALLOWED => "PLMN not allowed".into(),
-        ef::UPDATE_STATUS_AREA_NOT_ALLOWED => "area not allowed".into(),
-        other => format!("status {other:02X}"),
-    }
 }
 
 /// Probe the GBA context with truncated bootstrapping data: a card that does GBA rejects the
@@ -534,7 +492,7 @@ mod tests {
         assert_eq!(loci.read.as_deref(), Some("PIN1 or ADM1"));
         assert_eq!(
             loci.content.as_deref(),
-            Some("LAI 001-01 LAC FFFE, not updated")
+            Some("plmn 001-01, lac FFFE, status not updated")
         );
         assert_eq!(file("EF_ECC").read.as_deref(), Some("always"));
         assert_eq!(file("EF_HPPLMN").update.as_deref(), Some("ADM1"));
