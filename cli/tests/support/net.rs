@@ -23,7 +23,7 @@ impl Drop for Proc {
 
 /// Spawn a server that prints one line announcing itself, starting with `prefix`; return it
 /// with the words of that line.
-fn announced(mut cmd: Command, prefix: &str) -> (Proc, Vec<String>) {
+pub fn announced(mut cmd: Command, prefix: &str) -> (Proc, Vec<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -54,6 +54,8 @@ pub struct Bsf {
     pub zn_resolve: String,
     /// Zn's loopback address.
     pub zn_addr: std::net::SocketAddr,
+    /// Diameter Zn's address, when started with `--zn-diameter`.
+    pub zn_diameter: Option<std::net::SocketAddr>,
 }
 
 impl Bsf {
@@ -70,6 +72,11 @@ pub fn start_bsf_with(dir: &TempDir, subscribers: &str) -> Bsf {
 }
 
 pub fn start_bsf(dir: &TempDir) -> Bsf {
+    start_bsf_args(dir, &[])
+}
+
+/// [`start_bsf`] with more `gbau bsf serve` options (e.g. `--zn-diameter 127.0.0.1:0`).
+pub fn start_bsf_args(dir: &TempDir, extra: &[&str]) -> Bsf {
     let mut cmd = gbau();
     cmd.args([
         "bsf",
@@ -90,8 +97,13 @@ pub fn start_bsf(dir: &TempDir) -> Bsf {
     .arg("--client-ca")
     .arg(pki_file(dir, "ca.pem"))
     .arg("--nafs")
-    .arg(dir.path("nafs.yaml"));
+    .arg(dir.path("nafs.yaml"))
+    .args(extra);
     let (proc, w) = announced(cmd, "bsf:");
+    let zn_diameter = w
+        .iter()
+        .position(|x| x == "zn-diameter")
+        .map(|i| w[i + 1].trim_start_matches("diameter://").parse().unwrap());
     let zn_addr: std::net::SocketAddr = w[4].trim_start_matches("https://").parse().unwrap();
     Bsf {
         proc,
@@ -99,6 +111,7 @@ pub fn start_bsf(dir: &TempDir) -> Bsf {
         zn: format!("https://bsf.example.org:{}/zn", zn_addr.port()),
         zn_resolve: format!("bsf.example.org:{}:127.0.0.1", zn_addr.port()),
         zn_addr,
+        zn_diameter,
     }
 }
 
