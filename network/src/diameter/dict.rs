@@ -9,14 +9,18 @@
 //!   in `dict_dcca_3gpp.c`), and its base dictionary (`libfdcore/dict_base_proto.c`).
 //! - **CIP**: cipango's Zh/Zn definitions (`cipango-diameter/.../ims/Zh.java`), whose
 //!   documentation reproduces the TS 29.109 ABNF of BIR/BIA and the 540x texts.
-//! - **WS**: Wireshark's Diameter dissector application table (`{16777220, "3GPP Zn"}`).
+//! - **WS**: Wireshark's Diameter dictionary as Debian 12 ships it (wireshark-common 4.0.17,
+//!   `/usr/share/wireshark/diameter/dictionary.xml`: AVPs 400–410 with their types, enum values
+//!   and V bit at l.2937–2973, where 402 keeps its older name NAF-Hostname; "Boostrapping-Info"
+//!   310 at l.80; application 16777220 "3GPP Zn" at l.8882). `cli/tests/diameter_interop.rs`
+//!   compares this whole table with that file, and tshark dissects gbau's messages with it.
 //!
 //! Types: OS OctetString, U32 Unsigned32, E Enumerated, T Time, G Grouped, UTF8 UTF8String,
 //! DI DiameterIdentity, A Address. Flags: the bits that must be set (the others must not).
 
 /// 3GPP's vendor identifier (FD `@vendor,10415`; CIP `IMS_VENDOR_ID`).
 pub const VENDOR_3GPP: u32 = 10_415;
-/// The Zn application (CIP `ZN_APPLICATION`; WS "3GPP Zn"; FD). An auth application,
+/// The Zn application (CIP `ZN_APPLICATION`; WS l.8882 "3GPP Zn"). An auth application,
 /// advertised as Vendor-Specific-Application-Id {10415, 16777220}.
 pub const APP_ZN: u32 = 16_777_220;
 /// The relay application id (RFC 6733 §2.4): a peer advertising it shares every application.
@@ -24,7 +28,7 @@ pub const APP_RELAY: u32 = 0xFFFF_FFFF;
 /// The base protocol's application id (RFC 6733 §2.4).
 pub const APP_BASE: u32 = 0;
 
-/// Command codes (RFC 6733 §3.1; BIR/BIA: CIP `BIR_ORDINAL = 310`).
+/// Command codes (RFC 6733 §3.1; BIR/BIA: CIP `BIR_ORDINAL = 310`, WS l.80).
 pub const CMD_CER: u32 = 257;
 pub const CMD_DWR: u32 = 280;
 pub const CMD_DPR: u32 = 282;
@@ -120,7 +124,7 @@ const fn base(name: &'static str, code: u32, m: bool, kind: &'static str) -> Avp
         vendor: None,
         mandatory: m,
         kind,
-        source: "RFC 6733 §4.5; FD dict_base_proto.c",
+        source: "RFC 6733 §4.5; FD dict_base_proto.c; WS dictionary.xml",
     }
 }
 
@@ -131,7 +135,7 @@ const fn tgpp(name: &'static str, code: u32, kind: &'static str) -> AvpDef {
         vendor: Some(VENDOR_3GPP),
         mandatory: true,
         kind,
-        source: "TS 29.109 §6.3 Table 6.1 via FD dict_dcca_3gpp.csv / add_avps.c; CIP Zh.java",
+        source: "TS 29.109 §6.3 Table 6.1 via FD dict_dcca_3gpp.csv / add_avps.c; CIP Zh.java; WS dictionary.xml l.2937-2973",
     }
 }
 
