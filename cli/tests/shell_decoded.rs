@@ -128,7 +128,8 @@ fn decoded_edits_show_the_apdu_and_refuse_what_does_not_fit() {
              read_binary\nupdate_binary_decoded imsi=12ab\nupdate_binary_decoded nonsense\n\
              select EF_UST\nupdate_binary_decoded {{\"services\": [27, 68]}}\nread_binary\n\
              select EF_NAFKCA\nupdate_record_decoded 1 naf_key_center={long}.org\n\
-             select EF_LOCI\nupdate_binary_decoded plmn=001-01\nhelp select\n"
+             select EF_LOCI\nupdate_binary_decoded plmn=001-01\n\
+             select EF_AD\nupdate_binary_decoded mnc_len=3\nhelp select\n"
         ),
     );
     // TS 31.102 §4.2.2: 15 digits, odd: '9' with digit 1, then swapped BCD.
@@ -141,6 +142,9 @@ fn decoded_edits_show_the_apdu_and_refuse_what_does_not_fit() {
     assert!(!out.contains("  76 GBA-based"), "{out}");
     has(&out, "error: EF_NAFKCA: 76 bytes do not fit in 64");
     has(&out, "error: EF_LOCI: gbau has no encoder for this file");
+    // A misspelt field is refused, never dropped (the write would keep the old value).
+    has(&out, "error: EF_AD: \"mnc_len\" is not a field of this file; it takes");
+    assert!(!out.contains(">> 00 D6 00 00 04"), "nothing written to EF_AD: {out}");
     // The session went on to the last line.
     has(&out, "example: select EF_GBABP");
 }

@@ -426,9 +426,26 @@ impl Shell {
         given: &str,
         size: usize,
     ) -> Result<Vec<u8>, String> {
-        if file.encoder_fields().is_none() {
+        let Some(takes) = file.encoder_fields() else {
             return Err(format!(
                 "{}: gbau has no encoder for this file (use update_binary/update_record with hex)",
+                file.name
+            ));
+        };
+        let given = fields_arg(given)?;
+        // A misspelt field must not be dropped silently (the write would keep the old value).
+        let names: Vec<&str> = takes
+            .split(',')
+            .filter_map(|p| {
+                p.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace())
+                    .split(|c: char| c.is_whitespace() || c == '(')
+                    .next()
+            })
+            .filter(|n| !n.is_empty())
+            .collect();
+        if let Some(bad) = given.0.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(format!(
+                "{}: {bad:?} is not a field of this file; it takes {takes}",
                 file.name
             ));
         }
@@ -438,7 +455,7 @@ impl Shell {
             .filter(|d| !d.empty)
             .map(|d| d.assignments())
             .unwrap_or_default();
-        fields.extend(fields_arg(given)?);
+        fields.extend(given);
         let encoded = file
             .encode(&fields, size)
             .ok_or("no encoder")?
