@@ -193,16 +193,21 @@ fn local_keys(
     let mt = gbau_host::mt::Mt::new(session, Some(lab.bsf_url.clone()), dir.join("mt-keys.json"))
         .map_err(fail)?;
     let dev = {
-        let (sock, kc_url, kc_resolve, pki, dir) = (
+        let (sock, template, pki, dir) = (
             sock.clone(),
-            lab.kc_url.clone(),
-            lab.kc_resolve.clone(),
+            lab.device(&dir.join("pki"), "", &sock, dir.join("unused")),
             dir.join("pki"),
             dir.to_path_buf(),
         );
         move |id: &str, store: &str| gbau_host::device::DeviceConfig {
-            resolve: kc_resolve.clone(),
-            ..gbau_host::device::DeviceConfig::from_pki(&pki, id, &sock, &kc_url, dir.join(store))
+            resolve: template.resolve.clone(),
+            ..gbau_host::device::DeviceConfig::from_pki(
+                &pki,
+                id,
+                &sock,
+                &template.key_center_url,
+                dir.join(store),
+            )
         }
     };
     let bsf_dev = lab.bsf.clone();
@@ -433,6 +438,24 @@ pub struct Lab {
     pub kc_url: String,
     /// The Key Center's name at its loopback address, for the devices.
     pub kc_resolve: Vec<(String, std::net::SocketAddr)>,
+}
+
+impl Lab {
+    /// The configuration of device `id` (certificate and key in `pki`) talking to the MT on
+    /// `mt_socket` and to this lab's Key Center by name.
+    #[must_use]
+    pub fn device(
+        &self,
+        pki: &std::path::Path,
+        id: &str,
+        mt_socket: &std::path::Path,
+        store: std::path::PathBuf,
+    ) -> gbau_host::device::DeviceConfig {
+        gbau_host::device::DeviceConfig {
+            resolve: self.kc_resolve.clone(),
+            ..gbau_host::device::DeviceConfig::from_pki(pki, id, mt_socket, &self.kc_url, store)
+        }
+    }
 }
 
 impl std::fmt::Debug for Lab {

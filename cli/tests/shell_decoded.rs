@@ -143,8 +143,14 @@ fn decoded_edits_show_the_apdu_and_refuse_what_does_not_fit() {
     has(&out, "error: EF_NAFKCA: 76 bytes do not fit in 64");
     has(&out, "error: EF_LOCI: gbau has no encoder for this file");
     // A misspelt field is refused, never dropped (the write would keep the old value).
-    has(&out, "error: EF_AD: \"mnc_len\" is not a field of this file; it takes");
-    assert!(!out.contains(">> 00 D6 00 00 04"), "nothing written to EF_AD: {out}");
+    has(
+        &out,
+        "error: EF_AD: \"mnc_len\" is not a field of this file; it takes",
+    );
+    assert!(
+        !out.contains(">> 00 D6 00 00 04"),
+        "nothing written to EF_AD: {out}"
+    );
     // The session went on to the last line.
     has(&out, "example: select EF_GBABP");
 }

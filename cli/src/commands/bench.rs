@@ -165,7 +165,7 @@ fn print_local_key_figures(title: &str, r: &LocalKeyFigures) {
         r.first_procedure, r.first_ms
     );
     println!(
-        "  optimized procedure:    median {:.1} ms  p90 {:.1} ms  ({} runs)",
+        "  optimized procedure (renewal: key check, then the request with the proof):    median {:.1} ms  p90 {:.1} ms  ({} runs)",
         r.optimized.median_us / 1e3,
         r.optimized.p90_us / 1e3,
         r.optimized.count
