@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use gbau_host::input::UsageError;
-use gbau_network::bsf::server::{self, Config, ZnConfig};
+use gbau_network::bsf::server::{self, Config, OpenError, StoreLocation, ZnConfig};
+use gbau_network::bsf::store::StoreError;
 
 use crate::failure::Failure;
 use crate::output::announce;
@@ -21,9 +22,18 @@ pub enum BsfCommand {
         /// Subscribers (YAML): IMPI or IMSI, K, OP/OPc, AMF, SQN start, UICC type, key lifetime
         #[arg(long, value_name = "FILE")]
         subscribers: PathBuf,
-        /// Data directory (SQLite store of SQNs and sessions)
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        /// Data directory (SQLite store of SQNs and sessions): one BSF
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "store",
+            conflicts_with = "store"
+        )]
+        data: Option<PathBuf>,
+        /// Shared store instead of --data: postgres://USER[:PASSWORD]@HOST:PORT/DB (or
+        /// postgresql://); several BSFs on one database serve each other's sessions
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// The BSF's name (Digest realm, B-TID domain)
         #[arg(
             long,
@@ -54,6 +64,7 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         listen,
         subscribers,
         data,
+        store,
         fqdn,
         zn_listen,
         tls_cert,
@@ -61,8 +72,20 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         client_ca,
         nafs,
     } = c;
-    let bsf = server::open(&fqdn, &subscribers, &data)
-        .map_err(|e| UsageError::new("--subscribers", e))?;
+    let (location, arg) = match (store, data) {
+        (Some(url), _) => (StoreLocation::Postgres(url), "--store"),
+        (None, Some(dir)) => (StoreLocation::Sqlite(dir), "--data"),
+        (None, None) => {
+            return Err(UsageError::new("--data", "give --data DIR or --store URL").into())
+        }
+    };
+    let bsf = match server::open(&fqdn, &subscribers, &location) {
+        Ok(b) => b,
+        Err(OpenError::Subscribers(e)) => return Err(UsageError::new("--subscribers", e).into()),
+        // The database is down or unreachable: a failure, not a usage error.
+        Err(OpenError::Store(e @ StoreError::Unavailable(_))) => return Err(Failure::Store(e)),
+        Err(OpenError::Store(e)) => return Err(UsageError::new(arg, e.to_string()).into()),
+    };
     let zn = match zn_listen {
         None => None,
         Some(listen) => Some(ZnConfig {

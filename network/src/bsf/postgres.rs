@@ -1,0 +1,459 @@
+//! The store several BSF instances share: PostgreSQL. Sessions (TS 33.220 §4.5.2) are
+//! committed before the answer leaves, so any instance's Zn serves them; the HSS function's
+//! SQNs are claimed in blocks by one atomic statement, so no two instances ever hand out the
+//! same SQN, and a resynchronisation at one instance is seen by every other.
+//!
+//! SQNs (TS 33.102 Annex C): each instance takes its own IND (a "lane", from a database
+//! sequence at start), so SQNs from one instance rise in its own slot of the USIM's SQN array
+//! whatever the others hand out; the SEQ part comes from the shared counter. Each cached block
+//! is checked against the subscriber's resynchronisation epoch before use.
+//!
+//! The client is the synchronous `postgres` crate in a bounded `r2d2` pool: the BSF's store is
+//! called from blocking threads, and a connection the database closed (restart) is dropped and
+//! replaced on the next checkout.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gbau_core::secret::Ks;
+use gbau_core::sqn::IND_SLOTS;
+use postgres::{Client, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::sqlite::SQN_BLOCK;
+use super::store::{Session, Store, StoreError};
+use super::subscribers::GbaType;
+
+/// Connections one BSF instance holds at most.
+pub const POOL_SIZE: u32 = 16;
+/// How long a request waits for a pooled connection before it is answered 503.
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long opening one connection may take (unless the URL says `connect_timeout`).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The advisory lock held while migrating, so instances starting at once migrate one by one.
+const MIGRATION_LOCK: i64 = 0x6762_6175_6273_6601;
+
+/// The schema, as numbered steps; `schema_version` records each applied one. Never edit a
+/// step once released: add the next.
+const MIGRATIONS: &[(i32, &str)] = &[(
+    1,
+    "CREATE TABLE sqn (
+        impi TEXT PRIMARY KEY,
+        next BIGINT NOT NULL,
+        epoch BIGINT NOT NULL DEFAULT 0);
+    CREATE TABLE session (
+        b_tid TEXT PRIMARY KEY, impi TEXT NOT NULL, rand BYTEA NOT NULL, ks BYTEA NOT NULL,
+        gba_type TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL, uss TEXT);
+    CREATE INDEX session_expires ON session (expires);
+    CREATE SEQUENCE bsf_lane;",
+)];
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// SQNs one instance holds for one subscriber: `next` (then every `step`) up to `limit`,
+/// valid while the subscriber's resynchronisation epoch is `epoch`.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    next: u64,
+    limit: u64,
+    epoch: i64,
+}
+
+/// PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+    /// The URL with its password replaced, for messages.
+    target: String,
+    /// This instance's IND offset (0..IND_SLOTS).
+    lane: u64,
+    blocks: Mutex<HashMap<String, Block>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .field("lane", &self.lane)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any password replaced by `***`: what messages and logs may show.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let tail = redact_query_password(tail);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => format!("{scheme}://{userinfo}@{host}{tail}"),
+        },
+        None => format!("{scheme}://{authority}{tail}"),
+    }
+}
+
+fn redact_query_password(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+/// Is this a URL for [`PgStore::connect`] (`postgres://` or `postgresql://`)?
+#[must_use]
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A failure the database may recover from (it is down, restarting or refusing
+/// connections) as opposed to one it answered.
+fn is_transient(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            let c = c.code();
+            c.starts_with("08") || c.starts_with("57P") || c == "53300"
+        })
+        || (e.as_db_error().is_none() && e.code().is_none())
+}
+
+/// The error with its cause: the client's own text is only "db error" for what the
+/// server said.
+fn describe(e: &postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => db.to_string(),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connect to `url`, create or migrate the schema, take this instance's lane and open the
+    /// pool. Errors name the URL without its password.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let target = redact(url);
+        if !is_postgres_url(url) {
+            return Err(StoreError::Failed(format!(
+                "{target}: not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"
+            )));
+        }
+        let mut config = postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Failed(format!("{target}: bad URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("gbau-bsf");
+        }
+        let mut first = config.connect(NoTls).map_err(|e| {
+            let why = describe(&e);
+            match e.as_db_error() {
+                // The server answered: a wrong database, user or password.
+                Some(_) => StoreError::Failed(format!("cannot connect to {target}: {why}")),
+                None => StoreError::Unavailable(format!("cannot connect to {target}: {why}")),
+            }
+        })?;
+        migrate(&mut first)
+            .map_err(|e| StoreError::Failed(format!("{target}: schema: {}", describe(&e))))?;
+        let lane: i64 = first
+            .query_one("SELECT nextval('bsf_lane')", &[])
+            .map_err(|e| StoreError::Failed(format!("{target}: {}", describe(&e))))?
+            .get(0);
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(2))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            // A checkout is not tested with a round trip: a connection found closed is
+            // dropped by `with_client`, which tries the next.
+            .test_on_check_out(false)
+            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+        Ok(Self {
+            pool,
+            target,
+            lane: lane.unsigned_abs() % IND_SLOTS as u64,
+            blocks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// This instance's IND offset.
+    #[must_use]
+    pub fn lane(&self) -> u64 {
+        self.lane
+    }
+
+    /// Run `f` on a pooled connection. A connection the database closed (say it restarted)
+    /// is dropped and `f` runs again on the next; when no connection can be had the error is
+    /// `Unavailable`. `f` must be safe to repeat.
+    fn with_client<T>(
+        &self,
+        f: impl Fn(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut last = None;
+        for _ in 0..=POOL_SIZE {
+            let mut c = self.pool.get().map_err(|e| {
+                let why = last.as_ref().map_or(e.to_string(), describe);
+                StoreError::Unavailable(format!("{}: {why}", self.target))
+            })?;
+            match f(&mut c) {
+                Ok(v) => return Ok(v),
+                Err(e) if c.is_closed() || e.is_closed() => last = Some(e),
+                Err(e) if is_transient(&e) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "{}: {}",
+                        self.target,
+                        describe(&e)
+                    )))
+                }
+                Err(e) => {
+                    return Err(StoreError::Failed(format!(
+                        "{}: {}",
+                        self.target,
+                        describe(&e)
+                    )))
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{}: every connection was closed",
+            self.target
+        )))
+    }
+
+    fn blocks(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Block>>, StoreError> {
+        self.blocks
+            .lock()
+            .map_err(|_| StoreError::Failed("lock poisoned".into()))
+    }
+
+    /// Claim `span` SQNs from the shared counter in one committed statement: the first of
+    /// them and the subscriber's epoch.
+    fn claim(&self, impi: &str, start: u64, span: u64) -> Result<(u64, i64), StoreError> {
+        let (start, span) = (to_i64(start)?, to_i64(span)?);
+        let row = self.with_client(|c| {
+            c.query_one(
+                "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2::BIGINT + $3::BIGINT, 0)
+                 ON CONFLICT (impi) DO UPDATE SET next = sqn.next + $3::BIGINT
+                 RETURNING next - $3::BIGINT, epoch",
+                &[&impi, &start, &span],
+            )
+        })?;
+        Ok((row.get::<_, i64>(0).unsigned_abs(), row.get(1)))
+    }
+
+    fn epoch(&self, impi: &str) -> Result<Option<i64>, StoreError> {
+        let row =
+            self.with_client(|c| c.query_opt("SELECT epoch FROM sqn WHERE impi = $1", &[&impi]))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Failed(format!("SQN value {v} out of range")))
+}
+
+/// Apply the missing migrations under the advisory lock; idempotent.
+fn migrate(c: &mut Client) -> Result<(), postgres::Error> {
+    c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let result = apply_migrations(c);
+    let unlocked = c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    result.and(unlocked.map(|_| ()))
+}
+
+fn apply_migrations(c: &mut Client) -> Result<(), postgres::Error> {
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+            version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )?;
+    let current: i32 = c
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+        .get(0);
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let mut tx = c.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[version],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "BSF schema migrated");
+    }
+    Ok(())
+}
+
+/// The first SQN at or above `from` whose IND is `start`'s IND moved by `lane`.
+fn first_in_lane(from: u64, start: u64, lane: u64, step: u64) -> u64 {
+    let want = (start % step + lane) % step;
+    from + (want + step - from % step) % step
+}
+
+fn gba_type_name(t: GbaType) -> &'static str {
+    match t {
+        GbaType::GbaU => "GBA_U",
+        GbaType::GbaMe => "GBA_ME",
+    }
+}
+
+impl Store for PgStore {
+    fn take_sqn(&self, impi: &str, start: u64, step: u64) -> Result<u64, StoreError> {
+        let step = step.max(1);
+        // A block is used only while no instance has resynchronised the subscriber since it
+        // was claimed.
+        let cached = self.blocks()?.get(impi).copied();
+        if let Some(b) = cached.filter(|b| b.next < b.limit) {
+            if self.epoch(impi)? == Some(b.epoch) {
+                let mut blocks = self.blocks()?;
+                if let Some(b) = blocks
+                    .get_mut(impi)
+                    .filter(|m| m.epoch == b.epoch && m.next < m.limit)
+                {
+                    let v = b.next;
+                    b.next += step;
+                    return Ok(v);
+                }
+            }
+        }
+        // Claims for one subscriber are made one at a time, so a later claim never hides
+        // a block handed out after it.
+        let mut blocks = self.blocks()?;
+        let span = step * SQN_BLOCK;
+        let (from, epoch) = self.claim(impi, start, span)?;
+        let v = first_in_lane(from, start, self.lane, step);
+        blocks.insert(
+            impi.to_owned(),
+            Block {
+                next: v + step,
+                limit: from + span,
+                epoch,
+            },
+        );
+        Ok(v)
+    }
+
+    fn set_next_sqn(&self, impi: &str, next: u64) -> Result<(), StoreError> {
+        let next = to_i64(next)?;
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2, 1)
+                 ON CONFLICT (impi) DO UPDATE SET next = $2, epoch = sqn.epoch + 1",
+                &[&impi, &next],
+            )
+        })?;
+        self.blocks()?.remove(impi);
+        Ok(())
+    }
+
+    fn put_session(&self, s: &Session) -> Result<(), StoreError> {
+        let (created, expires) = (to_i64(s.created)?, to_i64(s.expires)?);
+        let kind = gba_type_name(s.gba_type);
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO session (b_tid, impi, rand, ks, gba_type, created, expires, uss)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (b_tid) DO UPDATE SET impi = $2, rand = $3, ks = $4,
+                     gba_type = $5, created = $6, expires = $7, uss = $8",
+                &[
+                    &s.b_tid,
+                    &s.impi,
+                    &&s.rand[..],
+                    &&s.ks.expose()[..],
+                    &kind,
+                    &created,
+                    &expires,
+                    &s.uss,
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn session(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
+        let row = self.with_client(|c| {
+            c.query_opt(
+                "SELECT impi, rand, ks, gba_type, created, expires, uss FROM session
+                 WHERE b_tid = $1",
+                &[&b_tid],
+            )
+        })?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let bad = |what: &str| StoreError::Failed(format!("session {b_tid}: {what}"));
+        let rand: [u8; 16] = r
+            .get::<_, &[u8]>(1)
+            .try_into()
+            .map_err(|_| bad("RAND is not 16 bytes"))?;
+        let ks = Ks::from_slice(r.get::<_, &[u8]>(2)).map_err(|e| bad(&e.to_string()))?;
+        let gba_type = match r.get::<_, &str>(3) {
+            "GBA_U" => GbaType::GbaU,
+            "GBA_ME" => GbaType::GbaMe,
+            other => return Err(bad(&format!("GBA type {other:?}"))),
+        };
+        Ok(Some(Session {
+            b_tid: b_tid.to_owned(),
+            impi: r.get(0),
+            rand,
+            ks,
+            gba_type,
+            created: r.get::<_, i64>(4).unsigned_abs(),
+            expires: r.get::<_, i64>(5).unsigned_abs(),
+            uss: r.get(6),
+        }))
+    }
+
+    fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
+        let n =
+            self.with_client(|c| c.execute("DELETE FROM session WHERE b_tid = $1", &[&b_tid]))?;
+        Ok(n > 0)
+    }
+
+    fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
+        let now = to_i64(now)?;
+        let n =
+            self.with_client(|c| c.execute("DELETE FROM session WHERE expires <= $1", &[&now]))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(
+            redact("postgres://bsf:s3cret@db.example.org:5432/gbau?sslmode=disable"),
+            "postgres://bsf:***@db.example.org:5432/gbau?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgresql://bsf@127.0.0.1:5433/gbau?password=s3cret&application_name=x"),
+            "postgresql://bsf@127.0.0.1:5433/gbau?password=***&application_name=x"
+        );
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn lanes_keep_their_ind_and_stay_in_the_block() {
+        // start 0x20 (IND 0), step 32: lane 3 hands out IND 3 from the block's first SEQ.
+        assert_eq!(first_in_lane(0x20, 0x20, 3, 32), 0x23);
+        assert_eq!(first_in_lane(0x45, 0x20, 3, 32), 0x63);
+        assert_eq!(first_in_lane(0x43, 0x20, 3, 32), 0x43);
+        for lane in 0..32 {
+            let v = first_in_lane(0x1000, 0x27, lane, 32);
+            assert!((0x1000..0x1000 + 32).contains(&v), "lane {lane}: {v:#x}");
+            assert_eq!(v % 32, (7 + lane) % 32);
+        }
+    }
+}
