@@ -58,6 +58,11 @@ pub fn start_bsf_with(dir: &TempDir, subscribers: &str) -> Bsf {
 }
 
 pub fn start_bsf(dir: &TempDir) -> Bsf {
+    start_bsf_on(dir, &["--data".into(), dir.path("data").into()])
+}
+
+/// A BSF with Ub and Zn on the store `store_args` names (`--data DIR` or `--store URL`).
+pub fn start_bsf_on(dir: &TempDir, store_args: &[std::ffi::OsString]) -> Bsf {
     let mut cmd = gbau();
     cmd.args([
         "bsf",
@@ -69,8 +74,7 @@ pub fn start_bsf(dir: &TempDir) -> Bsf {
         "--subscribers",
     ])
     .arg(dir.path("subs.yaml"))
-    .arg("--data")
-    .arg(dir.path("data"))
+    .args(store_args)
     .arg("--tls-cert")
     .arg(pki_file(dir, "bsf.example.org.pem"))
     .arg("--tls-key")
