@@ -7,7 +7,8 @@ use clap::Subcommand;
 use gbau_host::session::CardOpts;
 
 use super::card::soft_profile;
-use crate::bench::{self, BsfBench, CardBench, LocalKeyBench, LocalKeyFigures};
+use crate::bench::{self, CardBench, LocalKeyBench, LocalKeyFigures};
+use crate::bench_bsf::{self, BsfBench};
 use crate::card_args::{Legacy, Uses};
 use crate::failure::Failure;
 use crate::output::print_json;
@@ -92,7 +93,7 @@ pub fn exec(legacy: &Legacy, c: BenchCommand) -> Result<ExitCode, Failure> {
             json,
         } => {
             drop(legacy.merge(CardOpts::default(), Uses::NONE, "bench bsf"));
-            let r = bench::bsf(ues, concurrency, seconds)?;
+            let r = bench_bsf::bsf(ues, concurrency, seconds)?;
             if json {
                 print_json(&r)?;
             } else {

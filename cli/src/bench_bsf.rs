@@ -1,0 +1,266 @@
+//! `gbau bench bsf`: simulated UEs (soft USIMs in this process) bootstrapping over HTTP on
+//! loopback, then NAF lookups over Zn (HTTPS with a client certificate); with a PostgreSQL
+//! URL, the same load on one BSF instance and on several sharing that database, printed
+//! beside the SQLite figures of the same run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gbau_card::{Profile, SoftCard};
+use gbau_host::transport::Transport;
+use serde::Serialize;
+
+use crate::bench::{summarize, unexpected, BenchError, Latency};
+
+/// What `gbau bench bsf` prints.
+#[derive(Debug, Serialize)]
+pub struct BsfBench {
+    pub ues: usize,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub bootstraps: usize,
+    pub bootstraps_per_s: f64,
+    pub bootstrap_latency: Latency,
+    pub zn_lookups: usize,
+    pub zn_lookups_per_s: f64,
+    pub zn_latency: Latency,
+    pub store: &'static str,
+}
+
+/// Many simulated UEs (soft USIMs in this process) bootstrapping against a BSF on loopback
+/// over real HTTP, then NAF lookups over Zn (HTTPS with a client certificate).
+pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
+    use gbau_network::bsf::core::Bsf;
+    use gbau_network::bsf::server::Config;
+
+    let (ues, concurrency) = (ues.max(1), concurrency.max(1));
+    let dir = std::env::temp_dir().join(format!(
+        "gbau-bench-bsf-{}-{}",
+        std::process::id(),
+        gbau_host::util::unix_now()
+    ));
+    let (profiles, subs) = simulated_subscribers(ues)?;
+    let fqdn = profiles[0].imsi.bsf_fqdn(profiles[0].mnc_length);
+    gbau_network::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
+        .map_err(|e| unexpected(&e))?;
+    let pki = |f: &str| dir.join("pki").join(f);
+    let store = gbau_network::bsf::sqlite::SqliteStore::open(&dir.join("bsf"))
+        .map_err(|e| unexpected(&e))?;
+    let bsf = Arc::new(Bsf::new(&fqdn, subs, store));
+    let nafs = vec![(
+        gbau_network::http::cert_file_sha256(&pki("naf.example.org.pem"))
+            .map_err(|e| unexpected(&e))?,
+        vec!["naf.example.org".to_owned()],
+    )];
+    let cfg = Config::loopback(&fqdn, &dir.join("pki"), nafs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bound =
+        gbau_network::bsf::server::spawn(&rt, bsf.clone(), cfg).map_err(BenchError::Unexpected)?;
+    let ub_url = format!("http://{}/", bound.ub);
+    let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
+    let (lat, btids, elapsed) = run_bootstraps(&profiles, concurrency, &ub_url, &fqdn, seconds)?;
+    let zn = gbau_network::zn::ZnClient::new(
+        &zn_url,
+        &pki("ca.pem"),
+        &pki("naf.example.org.pem"),
+        &pki("naf.example.org.key"),
+    )
+    .map_err(|e| unexpected(&e))?;
+    let (zlat, zelapsed) = run_zn_lookups(&zn, &btids, concurrency, seconds / 2.0)?;
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+    let bootstraps = lat.len();
+    Ok(BsfBench {
+        ues,
+        concurrency,
+        seconds: elapsed,
+        bootstraps,
+        bootstraps_per_s: bootstraps as f64 / elapsed,
+        bootstrap_latency: summarize(lat),
+        zn_lookups: zlat.len(),
+        zn_lookups_per_s: zlat.len() as f64 / zelapsed,
+        zn_latency: summarize(zlat),
+        store: "SQLite WAL, synchronous=FULL",
+    })
+}
+
+
+/// `n` soft-card profiles made from the embedded one with IMSIs 00101 0000000001.., and the
+/// BSF's subscriber records for them.
+fn simulated_subscribers(
+    n: usize,
+) -> Result<
+    (
+        Vec<Profile>,
+        Vec<gbau_network::bsf::subscribers::Subscriber>,
+    ),
+    BenchError,
+> {
+    use gbau_network::bsf::subscribers::{GbaType, Subscriber};
+    let mut profiles = Vec::new();
+    let mut subs = Vec::new();
+    for i in 0..n {
+        let imsi = format!("00101{:010}", i + 1);
+        let text = gbau_card::profile::EMBEDDED_PROFILE
+            .replace("imsi: \"001010000000001\"", &format!("imsi: \"{imsi}\""));
+        let p = Profile::from_yaml(&text).map_err(|e| unexpected(&e))?;
+        subs.push(Subscriber {
+            impi: p.imsi.impi(p.mnc_length),
+            k: p.k.clone(),
+            opc: p.opc.clone(),
+            milenage: p.milenage.clone(),
+            amf: [0x80, 0],
+            sqn_start: 0x20,
+            uicc: GbaType::GbaU,
+            key_lifetime_secs: 3600,
+            uss: None,
+        });
+        profiles.push(p);
+    }
+    Ok((profiles, subs))
+}
+
+/// Bootstrap the UEs round-robin from `concurrency` threads for `seconds`: the latencies,
+/// up to 64 B-TIDs per thread for the Zn phase, and the seconds it took.
+fn run_bootstraps(
+    profiles: &[Profile],
+    concurrency: usize,
+    ub_url: &str,
+    fqdn: &str,
+    seconds: f64,
+) -> Result<(Vec<Duration>, Vec<String>, f64), BenchError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..concurrency {
+        let mine: Vec<Profile> = profiles
+            .iter()
+            .skip(w)
+            .step_by(concurrency)
+            .cloned()
+            .collect();
+        let (stop, ub_url, fqdn) = (stop.clone(), ub_url.to_owned(), fqdn.to_owned());
+        handles.push(std::thread::spawn(move || {
+            ue_worker(w, mine, &ub_url, &fqdn, &stop)
+        }));
+    }
+    std::thread::sleep(Duration::from_secs_f64(seconds.max(0.5)));
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    let mut btids = Vec::new();
+    for h in handles {
+        let (l, b) = h
+            .join()
+            .map_err(|_| BenchError::Unexpected("a UE worker panicked".into()))?
+            .map_err(BenchError::Unexpected)?;
+        lat.extend(l);
+        btids.extend(b);
+    }
+    Ok((lat, btids, start.elapsed().as_secs_f64()))
+}
+
+/// One client thread: its soft cards (USIM selected, PIN1 verified) bootstrap in turn until
+/// `stop`.
+fn ue_worker(
+    w: usize,
+    mine: Vec<Profile>,
+    ub_url: &str,
+    fqdn: &str,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(Vec<Duration>, Vec<String>), String> {
+    use gbau_host::session::LockedUsim;
+    let mut cards: Vec<(SoftCard, String)> = Vec::new();
+    for p in mine {
+        let impi = p.imsi.impi(p.mnc_length).to_string();
+        let mut c = SoftCard::in_memory(p).map_err(|e| e.to_string())?;
+        for a in ["00A4040C07A0000000871002", "002000010831323334FFFFFFFF"] {
+            c.transmit(&hex::decode(a).unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+        }
+        cards.push((c, impi));
+    }
+    let mut exchange = gbau_host::ub::http_exchange(ub_url, true).map_err(|e| e.to_string())?;
+    let (mut lat, mut btids) = (Vec::new(), Vec::new());
+    let mut i = 0usize;
+    while !stop.load(Ordering::Relaxed) && !cards.is_empty() {
+        let n = cards.len();
+        let (card, impi) = &mut cards[i % n];
+        i += 1;
+        let t0 = Instant::now();
+        let r = {
+            let mut u: LockedUsim<'_> = gbau_host::usim::Usim::new(card as &mut dyn Transport);
+            gbau_host::ub::bootstrap(
+                &mut u,
+                impi,
+                fqdn,
+                gbau_host::ub::ResEncoding::Raw,
+                &format!("{w:04x}{i:08x}"),
+                &mut exchange,
+            )
+        };
+        let b = r.map_err(|e| e.to_string())?;
+        lat.push(t0.elapsed());
+        if btids.len() < 64 {
+            btids.push(b.b_tid);
+        }
+    }
+    Ok((lat, btids))
+}
+
+/// Zn lookups of the bootstrapped B-TIDs from `concurrency` threads for `seconds`: the
+/// latencies and the seconds it took.
+fn run_zn_lookups(
+    zn: &gbau_network::zn::ZnClient,
+    btids: &[String],
+    concurrency: usize,
+    seconds: f64,
+) -> Result<(Vec<Duration>, f64), BenchError> {
+    let naf_id = hex::encode(
+        gbau_core::identity::NafId::new(
+            "naf.example.org",
+            gbau_core::identity::UaProtocolId::HTTP_DIGEST,
+        )
+        .map_err(|e| unexpected(&e))?
+        .to_bytes(),
+    );
+    let zstop = Arc::new(AtomicBool::new(false));
+    let zstart = Instant::now();
+    let mut zh = Vec::new();
+    for w in 0..concurrency {
+        let (zn, naf_id, btids, zstop) =
+            (zn.clone(), naf_id.clone(), btids.to_vec(), zstop.clone());
+        zh.push(std::thread::spawn(
+            move || -> Result<Vec<Duration>, String> {
+                let mut lat = Vec::new();
+                let mut i = w;
+                while !zstop.load(Ordering::Relaxed) && !btids.is_empty() {
+                    let t0 = Instant::now();
+                    zn.fetch(&gbau_network::bsf::core::ZnRequest {
+                        b_tid: btids[i % btids.len()].clone(),
+                        naf_id: naf_id.clone(),
+                        gba_u_aware: true,
+                    })
+                    .map_err(|e| e.to_string())?;
+                    lat.push(t0.elapsed());
+                    i += 1;
+                }
+                Ok(lat)
+            },
+        ));
+    }
+    std::thread::sleep(Duration::from_secs_f64(seconds.max(0.5)));
+    zstop.store(true, Ordering::Relaxed);
+    let mut zlat = Vec::new();
+    for h in zh {
+        zlat.extend(
+            h.join()
+                .map_err(|_| BenchError::Unexpected("a Zn worker panicked".into()))?
+                .map_err(BenchError::Unexpected)?,
+        );
+    }
+    Ok((zlat, zstart.elapsed().as_secs_f64()))
+}
+
