@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use crate::bench::{summarize, unexpected, BenchError, Latency};
 
-/// What `gbau bench bsf` prints.
+/// The figures of one store and instance count.
 #[derive(Debug, Serialize)]
-pub struct BsfBench {
-    pub ues: usize,
-    pub concurrency: usize,
+pub struct BsfFigures {
+    pub store: String,
+    pub instances: usize,
     pub seconds: f64,
     pub bootstraps: usize,
     pub bootstraps_per_s: f64,
@@ -25,68 +25,141 @@ pub struct BsfBench {
     pub zn_lookups: usize,
     pub zn_lookups_per_s: f64,
     pub zn_latency: Latency,
-    pub store: &'static str,
 }
 
-/// Many simulated UEs (soft USIMs in this process) bootstrapping against a BSF on loopback
-/// over real HTTP, then NAF lookups over Zn (HTTPS with a client certificate).
-pub fn bsf(ues: usize, concurrency: usize, seconds: f64) -> Result<BsfBench, BenchError> {
-    use gbau_network::bsf::core::Bsf;
-    use gbau_network::bsf::server::Config;
+/// What `gbau bench bsf` prints: SQLite first, then (with a PostgreSQL URL) one instance
+/// and `instances` instances on that database.
+#[derive(Debug, Serialize)]
+pub struct BsfBench {
+    pub ues: usize,
+    pub concurrency: usize,
+    pub runs: Vec<BsfFigures>,
+}
 
+/// The SQLite store's description in the figures.
+const SQLITE: &str = "SQLite WAL, synchronous=FULL";
+
+/// Run the load against SQLite and, with `store` (a PostgreSQL URL), against one and against
+/// `instances` BSF instances sharing that database. Instances run in this process, each
+/// with its own store, pool, challenge table and listeners; a UE's successive bootstraps
+/// go to the instances in turn, Zn clients are spread over them.
+pub fn bsf(
+    ues: usize,
+    concurrency: usize,
+    seconds: f64,
+    store: Option<&str>,
+    instances: usize,
+) -> Result<BsfBench, BenchError> {
+    use gbau_network::bsf::server::StoreLocation;
     let (ues, concurrency) = (ues.max(1), concurrency.max(1));
     let dir = std::env::temp_dir().join(format!(
         "gbau-bench-bsf-{}-{}",
         std::process::id(),
         gbau_host::util::unix_now()
     ));
-    let (profiles, subs) = simulated_subscribers(ues)?;
-    let fqdn = profiles[0].imsi.bsf_fqdn(profiles[0].mnc_length);
-    gbau_network::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
-        .map_err(|e| unexpected(&e))?;
-    let pki = |f: &str| dir.join("pki").join(f);
-    let store = gbau_network::bsf::sqlite::SqliteStore::open(&dir.join("bsf"))
-        .map_err(|e| unexpected(&e))?;
-    let bsf = Arc::new(Bsf::new(&fqdn, subs, store));
-    let nafs = vec![(
-        gbau_network::http::cert_file_sha256(&pki("naf.example.org.pem"))
-            .map_err(|e| unexpected(&e))?,
-        vec!["naf.example.org".to_owned()],
+    let lab = Lab::new(&dir, ues)?;
+    let mut runs = vec![lab.run(
+        &[StoreLocation::Sqlite(dir.join("bsf"))],
+        concurrency,
+        seconds,
+        SQLITE,
     )];
-    let cfg = Config::loopback(&fqdn, &dir.join("pki"), nafs);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let bound =
-        gbau_network::bsf::server::spawn(&rt, bsf.clone(), cfg).map_err(BenchError::Unexpected)?;
-    let ub_url = format!("http://{}/", bound.ub);
-    let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
-    let (lat, btids, elapsed) = run_bootstraps(&profiles, concurrency, &ub_url, &fqdn, seconds)?;
-    let zn = gbau_network::zn::ZnClient::new(
-        &zn_url,
-        &pki("ca.pem"),
-        &pki("naf.example.org.pem"),
-        &pki("naf.example.org.key"),
-    )
-    .map_err(|e| unexpected(&e))?;
-    let (zlat, zelapsed) = run_zn_lookups(&zn, &btids, concurrency, seconds / 2.0)?;
-    drop(rt);
+    if let Some(url) = store {
+        let name = format!("PostgreSQL {}", gbau_network::bsf::postgres::redact(url));
+        let one = [StoreLocation::Postgres(url.to_owned())];
+        runs.push(lab.run(&one, concurrency, seconds, &name));
+        let several = vec![StoreLocation::Postgres(url.to_owned()); instances.max(1)];
+        runs.push(lab.run(&several, concurrency, seconds, &name));
+    }
     let _ = std::fs::remove_dir_all(&dir);
-    let bootstraps = lat.len();
     Ok(BsfBench {
         ues,
         concurrency,
-        seconds: elapsed,
-        bootstraps,
-        bootstraps_per_s: bootstraps as f64 / elapsed,
-        bootstrap_latency: summarize(lat),
-        zn_lookups: zlat.len(),
-        zn_lookups_per_s: zlat.len() as f64 / zelapsed,
-        zn_latency: summarize(zlat),
-        store: "SQLite WAL, synchronous=FULL",
+        runs: runs.into_iter().collect::<Result<_, _>>()?,
     })
 }
 
+/// What every run shares: the UEs, the BSF's subscribers and the PKI.
+struct Lab {
+    dir: std::path::PathBuf,
+    profiles: Vec<Profile>,
+    subs: Vec<gbau_network::bsf::subscribers::Subscriber>,
+    fqdn: String,
+}
+
+impl Lab {
+    fn new(dir: &std::path::Path, ues: usize) -> Result<Self, BenchError> {
+        let (profiles, subs) = simulated_subscribers(ues)?;
+        let fqdn = profiles[0].imsi.bsf_fqdn(profiles[0].mnc_length);
+        gbau_network::pki::create(&dir.join("pki"), &[fqdn.clone(), "naf.example.org".into()])
+            .map_err(|e| unexpected(&e))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            profiles,
+            subs,
+            fqdn,
+        })
+    }
+
+    fn pki(&self, f: &str) -> std::path::PathBuf {
+        self.dir.join("pki").join(f)
+    }
+
+    /// One BSF instance per store location on one runtime; the load; the figures.
+    fn run(
+        &self,
+        stores: &[gbau_network::bsf::server::StoreLocation],
+        concurrency: usize,
+        seconds: f64,
+        name: &str,
+    ) -> Result<BsfFigures, BenchError> {
+        use gbau_network::bsf::core::Bsf;
+        use gbau_network::bsf::server::Config;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let nafs = vec![(
+            gbau_network::http::cert_file_sha256(&self.pki("naf.example.org.pem"))
+                .map_err(|e| unexpected(&e))?,
+            vec!["naf.example.org".to_owned()],
+        )];
+        let (mut ub_urls, mut zns) = (Vec::new(), Vec::new());
+        for location in stores {
+            let store = location.open().map_err(|e| unexpected(&e))?;
+            let bsf = Arc::new(Bsf::new(&self.fqdn, self.subs.clone(), store));
+            let cfg = Config::loopback(&self.fqdn, &self.dir.join("pki"), nafs.clone());
+            let bound =
+                gbau_network::bsf::server::spawn(&rt, bsf, cfg).map_err(BenchError::Unexpected)?;
+            ub_urls.push(format!("http://{}/", bound.ub));
+            let zn_url = format!("https://{}/zn", bound.zn.unwrap_or(bound.ub));
+            zns.push(
+                gbau_network::zn::ZnClient::new(
+                    &zn_url,
+                    &self.pki("ca.pem"),
+                    &self.pki("naf.example.org.pem"),
+                    &self.pki("naf.example.org.key"),
+                )
+                .map_err(|e| unexpected(&e))?,
+            );
+        }
+        let (lat, btids, elapsed) =
+            run_bootstraps(&self.profiles, concurrency, &ub_urls, &self.fqdn, seconds)?;
+        let (zlat, zelapsed) = run_zn_lookups(&zns, &btids, concurrency, seconds / 2.0)?;
+        drop(rt);
+        let bootstraps = lat.len();
+        Ok(BsfFigures {
+            store: name.to_owned(),
+            instances: stores.len(),
+            seconds: elapsed,
+            bootstraps,
+            bootstraps_per_s: bootstraps as f64 / elapsed,
+            bootstrap_latency: summarize(lat),
+            zn_lookups: zlat.len(),
+            zn_lookups_per_s: zlat.len() as f64 / zelapsed,
+            zn_latency: summarize(zlat),
+        })
+    }
+}
 
 /// `n` soft-card profiles made from the embedded one with IMSIs 00101 0000000001.., and the
 /// BSF's subscriber records for them.
@@ -128,7 +201,7 @@ fn simulated_subscribers(
 fn run_bootstraps(
     profiles: &[Profile],
     concurrency: usize,
-    ub_url: &str,
+    ub_urls: &[String],
     fqdn: &str,
     seconds: f64,
 ) -> Result<(Vec<Duration>, Vec<String>, f64), BenchError> {
@@ -142,9 +215,9 @@ fn run_bootstraps(
             .step_by(concurrency)
             .cloned()
             .collect();
-        let (stop, ub_url, fqdn) = (stop.clone(), ub_url.to_owned(), fqdn.to_owned());
+        let (stop, ub_urls, fqdn) = (stop.clone(), ub_urls.to_vec(), fqdn.to_owned());
         handles.push(std::thread::spawn(move || {
-            ue_worker(w, mine, &ub_url, &fqdn, &stop)
+            ue_worker(w, mine, &ub_urls, &fqdn, &stop)
         }));
     }
     std::thread::sleep(Duration::from_secs_f64(seconds.max(0.5)));
@@ -167,7 +240,7 @@ fn run_bootstraps(
 fn ue_worker(
     w: usize,
     mine: Vec<Profile>,
-    ub_url: &str,
+    ub_urls: &[String],
     fqdn: &str,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<(Vec<Duration>, Vec<String>), String> {
@@ -182,7 +255,12 @@ fn ue_worker(
         }
         cards.push((c, impi));
     }
-    let mut exchange = gbau_host::ub::http_exchange(ub_url, true).map_err(|e| e.to_string())?;
+    let mut exchanges = ub_urls
+        .iter()
+        .map(|u| gbau_host::ub::http_exchange(u, true))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let n_urls = exchanges.len().max(1);
     let (mut lat, mut btids) = (Vec::new(), Vec::new());
     let mut i = 0usize;
     while !stop.load(Ordering::Relaxed) && !cards.is_empty() {
@@ -198,7 +276,8 @@ fn ue_worker(
                 fqdn,
                 gbau_host::ub::ResEncoding::Raw,
                 &format!("{w:04x}{i:08x}"),
-                &mut exchange,
+                // Each pass over the cards goes to the next instance.
+                &mut exchanges[(w + i / n) % n_urls],
             )
         };
         let b = r.map_err(|e| e.to_string())?;
@@ -213,7 +292,7 @@ fn ue_worker(
 /// Zn lookups of the bootstrapped B-TIDs from `concurrency` threads for `seconds`: the
 /// latencies and the seconds it took.
 fn run_zn_lookups(
-    zn: &gbau_network::zn::ZnClient,
+    zns: &[gbau_network::zn::ZnClient],
     btids: &[String],
     concurrency: usize,
     seconds: f64,
@@ -230,8 +309,12 @@ fn run_zn_lookups(
     let zstart = Instant::now();
     let mut zh = Vec::new();
     for w in 0..concurrency {
-        let (zn, naf_id, btids, zstop) =
-            (zn.clone(), naf_id.clone(), btids.to_vec(), zstop.clone());
+        let (zn, naf_id, btids, zstop) = (
+            zns[w % zns.len()].clone(),
+            naf_id.clone(),
+            btids.to_vec(),
+            zstop.clone(),
+        );
         zh.push(std::thread::spawn(
             move || -> Result<Vec<Duration>, String> {
                 let mut lat = Vec::new();
@@ -263,4 +346,3 @@ fn run_zn_lookups(
     }
     Ok((zlat, zstart.elapsed().as_secs_f64()))
 }
-

@@ -19,15 +19,19 @@ use std::time::Duration;
 
 use gbau_core::secret::Ks;
 use gbau_core::sqn::IND_SLOTS;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
+
+mod db;
+
+use db::{describe, to_i64, Db};
+pub use db::{redact, POOL_SIZE};
 
 use super::sqlite::SQN_BLOCK;
 use super::store::{Session, Store, StoreError};
 use super::subscribers::GbaType;
 
-/// Connections one BSF instance holds at most.
-pub const POOL_SIZE: u32 = 16;
 /// How long a request waits for a pooled connection before it is answered 503.
 pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long opening one connection may take (unless the URL says `connect_timeout`).
@@ -50,8 +54,6 @@ const MIGRATIONS: &[(i32, &str)] = &[(
     CREATE SEQUENCE bsf_lane;",
 )];
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-
 /// SQNs one instance holds for one subscriber: `next` (then every `step`) up to `limit`,
 /// valid while the subscriber's resynchronisation epoch is `epoch`.
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +65,7 @@ struct Block {
 
 /// PostgreSQL store.
 pub struct PgStore {
-    pool: Pool,
-    /// The URL with its password replaced, for messages.
-    target: String,
+    db: Db,
     /// This instance's IND offset (0..IND_SLOTS).
     lane: u64,
     blocks: Mutex<HashMap<String, Block>>,
@@ -74,69 +74,16 @@ pub struct PgStore {
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
-            .field("target", &self.target)
+            .field("target", &self.db.target)
             .field("lane", &self.lane)
             .finish_non_exhaustive()
     }
-}
-
-/// The URL with any password replaced by `***`: what messages and logs may show.
-#[must_use]
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let tail = redact_query_password(tail);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => format!("{scheme}://{userinfo}@{host}{tail}"),
-        },
-        None => format!("{scheme}://{authority}{tail}"),
-    }
-}
-
-fn redact_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else {
-        return tail.to_owned();
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_owned(),
-        })
-        .collect();
-    format!("{path}?{}", query.join("&"))
 }
 
 /// Is this a URL for [`PgStore::connect`] (`postgres://` or `postgresql://`)?
 #[must_use]
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
-
-/// A failure the database may recover from (it is down, restarting or refusing
-/// connections) as opposed to one it answered.
-fn is_transient(e: &postgres::Error) -> bool {
-    e.is_closed()
-        || e.code().is_some_and(|c| {
-            let c = c.code();
-            c.starts_with("08") || c.starts_with("57P") || c == "53300"
-        })
-        || (e.as_db_error().is_none() && e.code().is_none())
-}
-
-/// The error with its cause: the client's own text is only "db error" for what the
-/// server said.
-fn describe(e: &postgres::Error) -> String {
-    match (e.as_db_error(), std::error::Error::source(e)) {
-        (Some(db), _) => db.to_string(),
-        (None, Some(cause)) => format!("{e}: {cause}"),
-        (None, None) => e.to_string(),
-    }
 }
 
 impl PgStore {
@@ -181,8 +128,7 @@ impl PgStore {
             .test_on_check_out(false)
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
         Ok(Self {
-            pool,
-            target,
+            db: Db::new(pool, target),
             lane: lane.unsigned_abs() % IND_SLOTS as u64,
             blocks: Mutex::new(HashMap::new()),
         })
@@ -192,44 +138,6 @@ impl PgStore {
     #[must_use]
     pub fn lane(&self) -> u64 {
         self.lane
-    }
-
-    /// Run `f` on a pooled connection. A connection the database closed (say it restarted)
-    /// is dropped and `f` runs again on the next; when no connection can be had the error is
-    /// `Unavailable`. `f` must be safe to repeat.
-    fn with_client<T>(
-        &self,
-        f: impl Fn(&mut Client) -> Result<T, postgres::Error>,
-    ) -> Result<T, StoreError> {
-        let mut last = None;
-        for _ in 0..=POOL_SIZE {
-            let mut c = self.pool.get().map_err(|e| {
-                let why = last.as_ref().map_or(e.to_string(), describe);
-                StoreError::Unavailable(format!("{}: {why}", self.target))
-            })?;
-            match f(&mut c) {
-                Ok(v) => return Ok(v),
-                Err(e) if c.is_closed() || e.is_closed() => last = Some(e),
-                Err(e) if is_transient(&e) => {
-                    return Err(StoreError::Unavailable(format!(
-                        "{}: {}",
-                        self.target,
-                        describe(&e)
-                    )))
-                }
-                Err(e) => {
-                    return Err(StoreError::Failed(format!(
-                        "{}: {}",
-                        self.target,
-                        describe(&e)
-                    )))
-                }
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "{}: every connection was closed",
-            self.target
-        )))
     }
 
     fn blocks(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Block>>, StoreError> {
@@ -242,26 +150,30 @@ impl PgStore {
     /// them and the subscriber's epoch.
     fn claim(&self, impi: &str, start: u64, span: u64) -> Result<(u64, i64), StoreError> {
         let (start, span) = (to_i64(start)?, to_i64(span)?);
-        let row = self.with_client(|c| {
-            c.query_one(
-                "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2::BIGINT + $3::BIGINT, 0)
-                 ON CONFLICT (impi) DO UPDATE SET next = sqn.next + $3::BIGINT
-                 RETURNING next - $3::BIGINT, epoch",
-                &[&impi, &start, &span],
+        let row = self.db.with_client(|c| {
+            c.query_typed_one(
+                "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2 + $3, 0)
+                 ON CONFLICT (impi) DO UPDATE SET next = sqn.next + $3
+                 RETURNING next - $3, epoch",
+                &[
+                    (&impi as &(dyn ToSql + Sync), Type::TEXT),
+                    (&start, Type::INT8),
+                    (&span, Type::INT8),
+                ],
             )
         })?;
         Ok((row.get::<_, i64>(0).unsigned_abs(), row.get(1)))
     }
 
     fn epoch(&self, impi: &str) -> Result<Option<i64>, StoreError> {
-        let row =
-            self.with_client(|c| c.query_opt("SELECT epoch FROM sqn WHERE impi = $1", &[&impi]))?;
+        let row = self.db.with_client(|c| {
+            c.query_typed_opt(
+                "SELECT epoch FROM sqn WHERE impi = $1",
+                &[(&impi as &(dyn ToSql + Sync), Type::TEXT)],
+            )
+        })?;
         Ok(row.map(|r| r.get(0)))
     }
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Failed(format!("SQN value {v} out of range")))
 }
 
 /// Apply the missing migrations under the advisory lock; idempotent.
@@ -297,13 +209,6 @@ fn apply_migrations(c: &mut Client) -> Result<(), postgres::Error> {
 fn first_in_lane(from: u64, start: u64, lane: u64, step: u64) -> u64 {
     let want = (start % step + lane) % step;
     from + (want + step - from % step) % step
-}
-
-fn gba_type_name(t: GbaType) -> &'static str {
-    match t {
-        GbaType::GbaU => "GBA_U",
-        GbaType::GbaMe => "GBA_ME",
-    }
 }
 
 impl Store for PgStore {
@@ -344,11 +249,14 @@ impl Store for PgStore {
 
     fn set_next_sqn(&self, impi: &str, next: u64) -> Result<(), StoreError> {
         let next = to_i64(next)?;
-        self.with_client(|c| {
-            c.execute(
+        self.db.with_client(|c| {
+            c.execute_typed(
                 "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2, 1)
                  ON CONFLICT (impi) DO UPDATE SET next = $2, epoch = sqn.epoch + 1",
-                &[&impi, &next],
+                &[
+                    (&impi as &(dyn ToSql + Sync), Type::TEXT),
+                    (&next, Type::INT8),
+                ],
             )
         })?;
         self.blocks()?.remove(impi);
@@ -356,35 +264,15 @@ impl Store for PgStore {
     }
 
     fn put_session(&self, s: &Session) -> Result<(), StoreError> {
-        let (created, expires) = (to_i64(s.created)?, to_i64(s.expires)?);
-        let kind = gba_type_name(s.gba_type);
-        self.with_client(|c| {
-            c.execute(
-                "INSERT INTO session (b_tid, impi, rand, ks, gba_type, created, expires, uss)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (b_tid) DO UPDATE SET impi = $2, rand = $3, ks = $4,
-                     gba_type = $5, created = $6, expires = $7, uss = $8",
-                &[
-                    &s.b_tid,
-                    &s.impi,
-                    &&s.rand[..],
-                    &&s.ks.expose()[..],
-                    &kind,
-                    &created,
-                    &expires,
-                    &s.uss,
-                ],
-            )
-        })?;
-        Ok(())
+        self.db.put_session(s)
     }
 
     fn session(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
-        let row = self.with_client(|c| {
-            c.query_opt(
+        let row = self.db.with_client(|c| {
+            c.query_typed_opt(
                 "SELECT impi, rand, ks, gba_type, created, expires, uss FROM session
                  WHERE b_tid = $1",
-                &[&b_tid],
+                &[(&b_tid as &(dyn ToSql + Sync), Type::TEXT)],
             )
         })?;
         let Some(r) = row else {
@@ -414,15 +302,17 @@ impl Store for PgStore {
     }
 
     fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
-        let n =
-            self.with_client(|c| c.execute("DELETE FROM session WHERE b_tid = $1", &[&b_tid]))?;
+        let n = self
+            .db
+            .with_client(|c| c.execute("DELETE FROM session WHERE b_tid = $1", &[&b_tid]))?;
         Ok(n > 0)
     }
 
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
         let now = to_i64(now)?;
-        let n =
-            self.with_client(|c| c.execute("DELETE FROM session WHERE expires <= $1", &[&now]))?;
+        let n = self
+            .db
+            .with_client(|c| c.execute("DELETE FROM session WHERE expires <= $1", &[&now]))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
