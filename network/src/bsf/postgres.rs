@@ -21,11 +21,10 @@ use gbau_core::secret::Ks;
 use gbau_core::sqn::IND_SLOTS;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
 
 mod db;
 
-use db::{describe, to_i64, Db};
+use db::{describe, to_i64, Db, Manager};
 pub use db::{redact, POOL_SIZE};
 
 use super::sqlite::SQN_BLOCK;
@@ -126,7 +125,7 @@ impl PgStore {
             // A checkout is not tested with a round trip: a connection found closed is
             // dropped by `with_client`, which tries the next.
             .test_on_check_out(false)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(Manager(config));
         Ok(Self {
             db: Db::new(pool, target),
             lane: lane.unsigned_abs() % IND_SLOTS as u64,
@@ -150,8 +149,8 @@ impl PgStore {
     /// them and the subscriber's epoch.
     fn claim(&self, impi: &str, start: u64, span: u64) -> Result<(u64, i64), StoreError> {
         let (start, span) = (to_i64(start)?, to_i64(span)?);
-        let row = self.db.with_client(|c| {
-            c.query_typed_one(
+        let rows = self.db.with_client(|c| {
+            c.query(
                 "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2 + $3, 0)
                  ON CONFLICT (impi) DO UPDATE SET next = sqn.next + $3
                  RETURNING next - $3, epoch",
@@ -162,17 +161,20 @@ impl PgStore {
                 ],
             )
         })?;
+        let row = rows.first().ok_or_else(|| {
+            StoreError::Failed(format!("{}: no SQN row returned", self.db.target))
+        })?;
         Ok((row.get::<_, i64>(0).unsigned_abs(), row.get(1)))
     }
 
     fn epoch(&self, impi: &str) -> Result<Option<i64>, StoreError> {
-        let row = self.db.with_client(|c| {
-            c.query_typed_opt(
+        let rows = self.db.with_client(|c| {
+            c.query(
                 "SELECT epoch FROM sqn WHERE impi = $1",
                 &[(&impi as &(dyn ToSql + Sync), Type::TEXT)],
             )
         })?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(rows.first().map(|r| r.get(0)))
     }
 }
 
@@ -250,7 +252,7 @@ impl Store for PgStore {
     fn set_next_sqn(&self, impi: &str, next: u64) -> Result<(), StoreError> {
         let next = to_i64(next)?;
         self.db.with_client(|c| {
-            c.execute_typed(
+            c.execute(
                 "INSERT INTO sqn (impi, next, epoch) VALUES ($1, $2, 1)
                  ON CONFLICT (impi) DO UPDATE SET next = $2, epoch = sqn.epoch + 1",
                 &[
@@ -268,14 +270,14 @@ impl Store for PgStore {
     }
 
     fn session(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
-        let row = self.db.with_client(|c| {
-            c.query_typed_opt(
+        let rows = self.db.with_client(|c| {
+            c.query(
                 "SELECT impi, rand, ks, gba_type, created, expires, uss FROM session
                  WHERE b_tid = $1",
                 &[(&b_tid as &(dyn ToSql + Sync), Type::TEXT)],
             )
         })?;
-        let Some(r) = row else {
+        let Some(r) = rows.first() else {
             return Ok(None);
         };
         let bad = |what: &str| StoreError::Failed(format!("session {b_tid}: {what}"));
@@ -302,17 +304,23 @@ impl Store for PgStore {
     }
 
     fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
-        let n = self
-            .db
-            .with_client(|c| c.execute("DELETE FROM session WHERE b_tid = $1", &[&b_tid]))?;
+        let n = self.db.with_client(|c| {
+            c.execute(
+                "DELETE FROM session WHERE b_tid = $1",
+                &[(&b_tid as &(dyn ToSql + Sync), Type::TEXT)],
+            )
+        })?;
         Ok(n > 0)
     }
 
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
         let now = to_i64(now)?;
-        let n = self
-            .db
-            .with_client(|c| c.execute("DELETE FROM session WHERE expires <= $1", &[&now]))?;
+        let n = self.db.with_client(|c| {
+            c.execute(
+                "DELETE FROM session WHERE expires <= $1",
+                &[(&now as &(dyn ToSql + Sync), Type::INT8)],
+            )
+        })?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }

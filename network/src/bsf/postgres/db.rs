@@ -3,8 +3,9 @@
 //! their password, and the session write.
 
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
+use std::collections::HashMap;
+
+use postgres::{Client, NoTls, Row, Statement};
 
 use crate::bsf::store::{Session, StoreError};
 use crate::bsf::subscribers::GbaType;
@@ -12,7 +13,79 @@ use crate::bsf::subscribers::GbaType;
 /// Connections one BSF instance holds at most.
 pub const POOL_SIZE: u32 = 16;
 
-pub type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub type Pool = r2d2::Pool<Manager>;
+
+/// A pooled connection with the statements it has prepared: each statement is parsed and
+/// planned once per connection, not once per request.
+pub struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+/// Parameters with their types (statements are prepared with exactly these types).
+pub type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+impl Conn {
+    fn statement(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let s = self.client.prepare_typed(sql, &types)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    /// Run a query (prepared on first use).
+    pub fn query(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let st = self.statement(sql, params)?;
+        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+        self.client.query(&st, &values)
+    }
+
+    /// Run a statement (prepared on first use); the rows it changed.
+    pub fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<u64, postgres::Error> {
+        let st = self.statement(sql, params)?;
+        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+        self.client.execute(&st, &values)
+    }
+}
+
+/// Opens connections for the pool.
+#[derive(Debug)]
+pub struct Manager(pub postgres::Config);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Conn, postgres::Error> {
+        Ok(Conn {
+            client: self.0.connect(NoTls)?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, c: &mut Conn) -> Result<(), postgres::Error> {
+        c.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, c: &mut Conn) -> bool {
+        c.client.is_closed()
+    }
+}
 
 /// The pool and the URL it reaches (password redacted).
 pub struct Db {
@@ -108,7 +181,7 @@ impl Db {
     /// `Unavailable`. `f` must be safe to repeat.
     pub fn with_client<T>(
         &self,
-        f: impl Fn(&mut Client) -> Result<T, postgres::Error>,
+        f: impl Fn(&mut Conn) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
         let mut last = None;
         let pool = self
@@ -122,7 +195,7 @@ impl Db {
             })?;
             match f(&mut c) {
                 Ok(v) => return Ok(v),
-                Err(e) if c.is_closed() || e.is_closed() => last = Some(e),
+                Err(e) if c.client.is_closed() || e.is_closed() => last = Some(e),
                 Err(e) if is_transient(&e) => {
                     return Err(StoreError::Unavailable(format!(
                         "{}: {}",
@@ -153,7 +226,7 @@ impl Db {
         let kind = gba_type_name(s.gba_type);
         let (rand, ks) = (&s.rand[..], &s.ks.expose()[..]);
         self.with_client(|c| {
-            c.execute_typed(
+            c.execute(
                 "INSERT INTO session (b_tid, impi, rand, ks, gba_type, created, expires, uss)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (b_tid) DO UPDATE SET impi = $2, rand = $3, ks = $4,
