@@ -30,8 +30,8 @@ pub enum BsfCommand {
             conflicts_with = "store"
         )]
         data: Option<PathBuf>,
-        /// Shared store instead of --data: postgres://USER[:PASSWORD]@HOST:PORT/DB (or
-        /// postgresql://); several BSFs on one database serve each other's sessions
+        /// Shared store instead of --data: postgres://USER@HOST:PORT/DB or postgresql://…
+        /// (USER:PASSWORD@ works too); several BSFs on one database serve each other's sessions
         #[arg(long, value_name = "URL")]
         store: Option<String>,
         /// The BSF's name (Digest realm, B-TID domain)
