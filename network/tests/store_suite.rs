@@ -386,6 +386,20 @@ fn startup_errors_name_the_url_without_its_password(cluster: &pg::Cluster) -> Re
     )
 }
 
+/// A database migrated by a newer gbau is refused, not written to.
+fn a_newer_schema_is_refused(cluster: &pg::Cluster) -> Result<(), Failed> {
+    let url = cluster.database("newer");
+    drop(PgStore::connect(&url).map_err(e)?);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls)?;
+    c.batch_execute("INSERT INTO schema_version (version) VALUES (999)")?;
+    let r = PgStore::connect(&url);
+    let msg = format!("{:?}", r.as_ref().err());
+    check(
+        matches!(r, Err(StoreError::Failed(_))) && msg.contains("version 999"),
+        format!("newer schema: {msg}"),
+    )
+}
+
 fn main() {
     let args = Arguments::from_args();
     // Started by the first PostgreSQL case that runs, stopped and removed at the end.
@@ -412,6 +426,11 @@ fn main() {
     trials.push(Trial::test(
         "postgres::startup_errors_name_the_url_without_its_password",
         move || startup_errors_name_the_url_without_its_password(c.get_or_init(pg::Cluster::start)),
+    ));
+    let c = cluster.clone();
+    trials.push(Trial::test(
+        "postgres::a_newer_schema_is_refused",
+        move || a_newer_schema_is_refused(c.get_or_init(pg::Cluster::start)),
     ));
     // This one stops its server: a cluster of its own.
     trials.push(Trial::test("postgres::database_restart", || {

@@ -111,12 +111,18 @@ impl PgStore {
                 None => StoreError::Unavailable(format!("cannot connect to {target}: {why}")),
             }
         })?;
-        migrate(&mut first)
+        let found = migrate(&mut first)
             .map_err(|e| StoreError::Failed(format!("{target}: schema: {}", describe(&e))))?;
+        let known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+        if found > known {
+            return Err(StoreError::Failed(format!(
+                "{target}: the schema is at version {found}, newer than this gbau knows ({known})"
+            )));
+        }
         let lane: i64 = first
             .query_one("SELECT nextval('bsf_lane')", &[])
-            .map_err(|e| StoreError::Failed(format!("{target}: {}", describe(&e))))?
-            .get(0);
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| StoreError::Failed(format!("{target}: {}", describe(&e))))?;
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
@@ -164,7 +170,9 @@ impl PgStore {
         let row = rows.first().ok_or_else(|| {
             StoreError::Failed(format!("{}: no SQN row returned", self.db.target))
         })?;
-        Ok((row.get::<_, i64>(0).unsigned_abs(), row.get(1)))
+        let bad = |e: postgres::Error| StoreError::Failed(format!("sqn row: {e}"));
+        let from: i64 = row.try_get(0).map_err(bad)?;
+        Ok((from.unsigned_abs(), row.try_get(1).map_err(bad)?))
     }
 
     fn epoch(&self, impi: &str) -> Result<Option<i64>, StoreError> {
@@ -174,26 +182,31 @@ impl PgStore {
                 &[(&impi as &(dyn ToSql + Sync), Type::TEXT)],
             )
         })?;
-        Ok(rows.first().map(|r| r.get(0)))
+        rows.first()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(|e| StoreError::Failed(format!("sqn epoch: {e}")))
     }
 }
 
-/// Apply the missing migrations under the advisory lock; idempotent.
-fn migrate(c: &mut Client) -> Result<(), postgres::Error> {
+/// Apply the missing migrations under the advisory lock; idempotent. Returns the version
+/// found before.
+fn migrate(c: &mut Client) -> Result<i32, postgres::Error> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
     let result = apply_migrations(c);
     let unlocked = c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
-    result.and(unlocked.map(|_| ()))
+    let found = result?;
+    unlocked.map(|_| found)
 }
 
-fn apply_migrations(c: &mut Client) -> Result<(), postgres::Error> {
+fn apply_migrations(c: &mut Client) -> Result<i32, postgres::Error> {
     c.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_version (
             version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())",
     )?;
     let current: i32 = c
         .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
-        .get(0);
+        .try_get(0)?;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let mut tx = c.transaction()?;
         tx.batch_execute(sql)?;
@@ -204,7 +217,7 @@ fn apply_migrations(c: &mut Client) -> Result<(), postgres::Error> {
         tx.commit()?;
         tracing::info!(version, "BSF schema migrated");
     }
-    Ok(())
+    Ok(current)
 }
 
 /// The first SQN at or above `from` whose IND is `start`'s IND moved by `lane`.
@@ -232,20 +245,24 @@ impl Store for PgStore {
                 }
             }
         }
-        // Claims for one subscriber are made one at a time, so a later claim never hides
-        // a block handed out after it.
-        let mut blocks = self.blocks()?;
+        // No lock is held while the database works (it may be down for the checkout
+        // timeout). Two threads claiming at once both hand out from their own block; the
+        // cache keeps the newer one: later epoch, else higher.
         let span = step * SQN_BLOCK;
         let (from, epoch) = self.claim(impi, start, span)?;
         let v = first_in_lane(from, start, self.lane, step);
-        blocks.insert(
-            impi.to_owned(),
-            Block {
-                next: v + step,
-                limit: from + span,
-                epoch,
-            },
-        );
+        let mine = Block {
+            next: v + step,
+            limit: from + span,
+            epoch,
+        };
+        let mut blocks = self.blocks()?;
+        let newer = blocks
+            .get(impi)
+            .is_none_or(|b| (mine.epoch, mine.limit) > (b.epoch, b.limit));
+        if newer {
+            blocks.insert(impi.to_owned(), mine);
+        }
         Ok(v)
     }
 
@@ -281,25 +298,28 @@ impl Store for PgStore {
             return Ok(None);
         };
         let bad = |what: &str| StoreError::Failed(format!("session {b_tid}: {what}"));
+        let col = |e: postgres::Error| bad(&e.to_string());
         let rand: [u8; 16] = r
-            .get::<_, &[u8]>(1)
+            .try_get::<_, &[u8]>(1)
+            .map_err(col)?
             .try_into()
             .map_err(|_| bad("RAND is not 16 bytes"))?;
-        let ks = Ks::from_slice(r.get::<_, &[u8]>(2)).map_err(|e| bad(&e.to_string()))?;
-        let gba_type = match r.get::<_, &str>(3) {
+        let ks = Ks::from_slice(r.try_get::<_, &[u8]>(2).map_err(col)?)
+            .map_err(|e| bad(&e.to_string()))?;
+        let gba_type = match r.try_get::<_, &str>(3).map_err(col)? {
             "GBA_U" => GbaType::GbaU,
             "GBA_ME" => GbaType::GbaMe,
             other => return Err(bad(&format!("GBA type {other:?}"))),
         };
         Ok(Some(Session {
             b_tid: b_tid.to_owned(),
-            impi: r.get(0),
+            impi: r.try_get(0).map_err(col)?,
             rand,
             ks,
             gba_type,
-            created: r.get::<_, i64>(4).unsigned_abs(),
-            expires: r.get::<_, i64>(5).unsigned_abs(),
-            uss: r.get(6),
+            created: r.try_get::<_, i64>(4).map_err(col)?.unsigned_abs(),
+            expires: r.try_get::<_, i64>(5).map_err(col)?.unsigned_abs(),
+            uss: r.try_get(6).map_err(col)?,
         }))
     }
 
