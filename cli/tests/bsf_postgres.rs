@@ -323,6 +323,20 @@ fn a_bad_or_unreachable_database_stops_the_bsf_at_start() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "the password leaked: {err}");
+    // The URL from a file: the same error, so the file was read.
+    std::fs::write(
+        dir.path("store-url"),
+        format!("postgres://bsf:hunter2@127.0.0.1:{port}/gbau\n"),
+    )
+    .unwrap();
+    let from_file = format!("@{}", dir.path("store-url").display());
+    let (code, err) = serve_fails(&dir, &from_file);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("postgres://bsf:***@127.0.0.1:{port}/gbau"))
+            && !err.contains("hunter2"),
+        "{err}"
+    );
     let (code, err) = serve_fails(&dir, "mysql://bsf@127.0.0.1/gbau");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not a PostgreSQL URL"), "{err}");

@@ -30,8 +30,9 @@ pub enum BsfCommand {
             conflicts_with = "store"
         )]
         data: Option<PathBuf>,
-        /// Shared store instead of --data: postgres://USER@HOST:PORT/DB or postgresql://…
-        /// (USER:PASSWORD@ works too); several BSFs on one database serve each other's sessions
+        /// Shared store instead of --data: postgres://USER@HOST:PORT/DB or postgresql://…;
+        /// several BSFs on one database serve each other's sessions. A URL with a password
+        /// (USER:PASSWORD@) need not sit in the process list: @FILE (its first line) or -
         #[arg(long, value_name = "URL")]
         store: Option<String>,
         /// The BSF's name (Digest realm, B-TID domain)
@@ -73,7 +74,10 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         nafs,
     } = c;
     let (location, arg) = match (store, data) {
-        (Some(url), _) => (StoreLocation::Postgres(url), "--store"),
+        (Some(url), _) => (
+            StoreLocation::Postgres(gbau_host::input::secret_value("--store", &url)?),
+            "--store",
+        ),
         (None, Some(dir)) => (StoreLocation::Sqlite(dir), "--data"),
         (None, None) => {
             return Err(UsageError::new("--data", "give --data DIR or --store URL").into())
