@@ -66,9 +66,13 @@ pub fn bsf(
     )];
     if let Some(url) = store {
         let name = format!("PostgreSQL {}", gbau_network::bsf::postgres::redact(url));
-        let one = [StoreLocation::Postgres(url.to_owned())];
+        let pg = StoreLocation::Postgres {
+            url: url.to_owned(),
+            ca: None,
+        };
+        let one = [pg.clone()];
         runs.push(lab.run(&one, concurrency, seconds, &name));
-        let several = vec![StoreLocation::Postgres(url.to_owned()); instances.max(1)];
+        let several = vec![pg; instances.max(1)];
         runs.push(lab.run(&several, concurrency, seconds, &name));
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -317,7 +317,7 @@ fn sqlite_opener(name: &str) -> (Opener, PathBuf) {
 
 fn pg_opener(cluster: &pg::Cluster, name: &str) -> Opener {
     let url = cluster.database(name);
-    Arc::new(move || Box::new(PgStore::connect(&url).expect("connect to PostgreSQL")))
+    Arc::new(move || Box::new(PgStore::connect(&url, None).expect("connect to PostgreSQL")))
 }
 
 // ---- PostgreSQL only ----
@@ -325,7 +325,7 @@ fn pg_opener(cluster: &pg::Cluster, name: &str) -> Opener {
 /// The database stops: requests fail with `Unavailable` (no panic, within the checkout
 /// timeout); it starts again: the same store serves again.
 fn database_restart(cluster: &pg::Cluster) -> Result<(), Failed> {
-    let s = PgStore::connect(&cluster.database("restart")).map_err(e)?;
+    let s = PgStore::connect(&cluster.database("restart"), None).map_err(e)?;
     s.put_session(&session("before@bsf", 500)).map_err(e)?;
     cluster.stop_server();
     let t0 = std::time::Instant::now();
@@ -355,7 +355,10 @@ fn database_restart(cluster: &pg::Cluster) -> Result<(), Failed> {
 
 fn startup_errors_name_the_url_without_its_password(cluster: &pg::Cluster) -> Result<(), Failed> {
     let unused = pg::free_port();
-    let down = PgStore::connect(&format!("postgres://bsf:hunter2@127.0.0.1:{unused}/gbau"));
+    let down = PgStore::connect(
+        &format!("postgres://bsf:hunter2@127.0.0.1:{unused}/gbau"),
+        None,
+    );
     let msg = format!("{:?}", down.as_ref().err());
     check(
         matches!(down, Err(StoreError::Unavailable(_))),
@@ -366,19 +369,25 @@ fn startup_errors_name_the_url_without_its_password(cluster: &pg::Cluster) -> Re
             && !msg.contains("hunter2"),
         format!("message: {msg}"),
     )?;
-    let bad = PgStore::connect(&format!(
-        "postgres://postgres:hunter2@127.0.0.1:{}/gbau?nonsense=1",
-        cluster.port()
-    ));
+    let bad = PgStore::connect(
+        &format!(
+            "postgres://postgres:hunter2@127.0.0.1:{}/gbau?nonsense=1",
+            cluster.port()
+        ),
+        None,
+    );
     let msg = format!("{:?}", bad.as_ref().err());
     check(
         matches!(bad, Err(StoreError::Failed(_))) && !msg.contains("hunter2"),
         format!("bad URL: {msg}"),
     )?;
-    let missing = PgStore::connect(&format!(
-        "postgres://postgres@127.0.0.1:{}/no_such_db",
-        cluster.port()
-    ));
+    let missing = PgStore::connect(
+        &format!(
+            "postgres://postgres@127.0.0.1:{}/no_such_db",
+            cluster.port()
+        ),
+        None,
+    );
     let msg = format!("{:?}", missing.as_ref().err());
     check(
         missing.is_err() && msg.contains("no_such_db"),
@@ -389,15 +398,53 @@ fn startup_errors_name_the_url_without_its_password(cluster: &pg::Cluster) -> Re
 /// A database migrated by a newer gbau is refused, not written to.
 fn a_newer_schema_is_refused(cluster: &pg::Cluster) -> Result<(), Failed> {
     let url = cluster.database("newer");
-    drop(PgStore::connect(&url).map_err(e)?);
+    drop(PgStore::connect(&url, None).map_err(e)?);
     let mut c = postgres::Client::connect(&url, postgres::NoTls)?;
     c.batch_execute("INSERT INTO schema_version (version) VALUES (999)")?;
-    let r = PgStore::connect(&url);
+    let r = PgStore::connect(&url, None);
     let msg = format!("{:?}", r.as_ref().err());
     check(
         matches!(r, Err(StoreError::Failed(_))) && msg.contains("version 999"),
         format!("newer schema: {msg}"),
     )
+}
+
+/// TLS to a database that accepts nothing else: with the CA, the store works; without TLS,
+/// or with `sslmode=require` and no CA, or against another CA, it refuses to start.
+fn tls_to_the_database() -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("gbau-store-suite-{}-tls", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    gbau_network::pki::create(&dir.join("pki"), &["localhost".to_owned()])?;
+    gbau_network::pki::create(&dir.join("other"), &["localhost".to_owned()])?;
+    let cluster = pg::Cluster::start_tls(
+        &dir.join("pki/localhost.pem"),
+        &dir.join("pki/localhost.key"),
+    );
+    let url = format!("postgres://postgres@localhost:{}/postgres", cluster.port());
+    let required = format!("{url}?sslmode=require");
+    let result = (|| {
+        let s = PgStore::connect(&required, Some(&dir.join("pki/ca.pem"))).map_err(e)?;
+        s.put_session(&session("tls@bsf", 500)).map_err(e)?;
+        check(
+            s.session("tls@bsf").map_err(e)?.is_some(),
+            "session over TLS".into(),
+        )?;
+        let plain = PgStore::connect(&url, None);
+        check(plain.is_err(), "a plain connection was accepted".into())?;
+        let no_ca = format!("{:?}", PgStore::connect(&required, None).err());
+        check(
+            no_ca.contains("--store-ca"),
+            format!("without a CA: {no_ca}"),
+        )?;
+        let other = PgStore::connect(&required, Some(&dir.join("other/ca.pem")));
+        check(
+            other.is_err(),
+            "a certificate of another CA was trusted".into(),
+        )
+    })();
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn main() {
@@ -431,6 +478,10 @@ fn main() {
     trials.push(Trial::test(
         "postgres::a_newer_schema_is_refused",
         move || a_newer_schema_is_refused(c.get_or_init(pg::Cluster::start)),
+    ));
+    trials.push(Trial::test(
+        "postgres::tls_to_the_database",
+        tls_to_the_database,
     ));
     // This one stops its server: a cluster of its own.
     trials.push(Trial::test("postgres::database_restart", || {

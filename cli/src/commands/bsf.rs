@@ -35,6 +35,10 @@ pub enum BsfCommand {
         /// (USER:PASSWORD@) need not sit in the process list: @FILE (its first line) or -
         #[arg(long, value_name = "URL")]
         store: Option<String>,
+        /// TLS to the --store database, verified against this CA (PEM); add sslmode=require
+        /// to the URL to refuse a plain connection
+        #[arg(long, value_name = "FILE", requires = "store")]
+        store_ca: Option<PathBuf>,
         /// The BSF's name (Digest realm, B-TID domain)
         #[arg(
             long,
@@ -66,6 +70,7 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         subscribers,
         data,
         store,
+        store_ca,
         fqdn,
         zn_listen,
         tls_cert,
@@ -75,7 +80,10 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
     } = c;
     let (location, arg) = match (store, data) {
         (Some(url), _) => (
-            StoreLocation::Postgres(gbau_host::input::secret_value("--store", &url)?),
+            StoreLocation::Postgres {
+                url: gbau_host::input::secret_value("--store", &url)?,
+                ca: store_ca,
+            },
             "--store",
         ),
         (None, Some(dir)) => (StoreLocation::Sqlite(dir), "--data"),

@@ -13,14 +13,17 @@
 //! replaced on the next checkout.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use gbau_core::secret::Ks;
 use gbau_core::sqn::IND_SLOTS;
+use postgres::config::SslMode;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 mod db;
 
@@ -86,9 +89,10 @@ pub fn is_postgres_url(url: &str) -> bool {
 }
 
 impl PgStore {
-    /// Connect to `url`, create or migrate the schema, take this instance's lane and open the
-    /// pool. Errors name the URL without its password.
-    pub fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Connect to `url` (over TLS verified against `ca` when given: `sslmode=require` in the
+    /// URL insists on it), create or migrate the schema, take this instance's lane and open
+    /// the pool. Errors name the URL without its password.
+    pub fn connect(url: &str, ca: Option<&Path>) -> Result<Self, StoreError> {
         let target = redact(url);
         if !is_postgres_url(url) {
             return Err(StoreError::Failed(format!(
@@ -103,7 +107,20 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("gbau-bsf");
         }
-        let mut first = config.connect(NoTls).map_err(|e| {
+        let tls = match ca {
+            Some(ca) => Some(MakeRustlsConnect::new(
+                crate::http::tls_client(ca)
+                    .map_err(|e| StoreError::Failed(format!("{target}: {e}")))?,
+            )),
+            None if config.get_ssl_mode() == SslMode::Require => {
+                return Err(StoreError::Failed(format!(
+                    "{target}: sslmode=require needs the CA of the database's certificate (--store-ca)"
+                )))
+            }
+            None => None,
+        };
+        let manager = Manager { config, tls };
+        let mut first = manager.client().map_err(|e| {
             let why = describe(&e);
             match e.as_db_error() {
                 // The server answered: a wrong database, user or password.
@@ -131,7 +148,7 @@ impl PgStore {
             // A checkout is not tested with a round trip: a connection found closed is
             // dropped by `with_client`, which tries the next.
             .test_on_check_out(false)
-            .build_unchecked(Manager(config));
+            .build_unchecked(manager);
         Ok(Self {
             db: Db::new(pool, target),
             lane: lane.unsigned_abs() % IND_SLOTS as u64,

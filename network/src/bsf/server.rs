@@ -206,8 +206,9 @@ pub async fn run<S: Store + 'static>(
 pub enum StoreLocation {
     /// SQLite in this folder: one BSF.
     Sqlite(PathBuf),
-    /// PostgreSQL at this URL: any number of BSFs.
-    Postgres(String),
+    /// PostgreSQL at this URL (over TLS verified against `ca`, when given): any number of
+    /// BSFs.
+    Postgres { url: String, ca: Option<PathBuf> },
 }
 
 impl StoreLocation {
@@ -215,7 +216,7 @@ impl StoreLocation {
     pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
         Ok(match self {
             Self::Sqlite(dir) => Box::new(SqliteStore::open(dir)?),
-            Self::Postgres(url) => Box::new(PgStore::connect(url)?),
+            Self::Postgres { url, ca } => Box::new(PgStore::connect(url, ca.as_deref())?),
         })
     }
 }

@@ -62,11 +62,22 @@ pub struct Cluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// Serves TLS only (hostssl) with the certificate given at start.
+    tls: bool,
 }
 
 impl Cluster {
     /// initdb + start; panics with the tool's output when either fails.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A cluster that accepts TLS connections only, with this certificate and key (PEM).
+    pub fn start_tls(cert: &Path, key: &Path) -> Self {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Self {
         let bin = bin_dir();
         let as_postgres = is_root();
         let dir = std::env::temp_dir().join(format!(
@@ -88,6 +99,7 @@ impl Cluster {
             bin,
             port: free_port(),
             as_postgres,
+            tls: tls.is_some(),
         };
         c.tool(
             "initdb",
@@ -103,8 +115,37 @@ impl Cluster {
                 "UTF8",
             ],
         );
+        if let Some((cert, key)) = tls {
+            c.install_tls(cert, key);
+        }
         c.start_server();
         c
+    }
+
+    fn install_tls(&self, cert: &Path, key: &Path) {
+        let data = self.data();
+        std::fs::copy(cert, data.join("server.crt")).expect("copy the certificate");
+        std::fs::copy(key, data.join("server.key")).expect("copy the key");
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod the key");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .expect("write pg_hba.conf");
+        if self.as_postgres {
+            run(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(data.join("server.crt"))
+                    .arg(data.join("server.key"))
+                    .arg(data.join("pg_hba.conf")),
+                "chown",
+            );
+        }
     }
 
     fn data(&self) -> PathBuf {
@@ -127,9 +168,10 @@ impl Cluster {
     /// Start (again) on the same port.
     pub fn start_server(&self) {
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=200",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=200{}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            if self.tls { " -c ssl=on" } else { "" }
         );
         let log = self.dir.join("server.log");
         self.tool(

@@ -6,6 +6,7 @@ use postgres::types::{ToSql, Type};
 use std::collections::HashMap;
 
 use postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::bsf::store::{Session, StoreError};
 use crate::bsf::subscribers::GbaType;
@@ -63,9 +64,29 @@ impl Conn {
     }
 }
 
-/// Opens connections for the pool.
-#[derive(Debug)]
-pub struct Manager(pub postgres::Config);
+/// Opens connections for the pool: plain, or TLS verified against the given CA.
+pub struct Manager {
+    pub config: postgres::Config,
+    pub tls: Option<MakeRustlsConnect>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// One connection, outside the pool.
+    pub fn client(&self) -> Result<Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+    }
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = Conn;
@@ -73,7 +94,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Conn, postgres::Error> {
         Ok(Conn {
-            client: self.0.connect(NoTls)?,
+            client: self.client()?,
             statements: HashMap::new(),
         })
     }
