@@ -42,6 +42,8 @@ pub enum Failure {
     Shell(#[from] ShellError),
     #[error(transparent)]
     Personalize(#[from] PersonalizeError),
+    #[error(transparent)]
+    Store(#[from] gbau_network::bsf::store::StoreError),
 }
 
 impl Failure {

@@ -11,6 +11,7 @@
 //! Where to start reading: [`commands`] (the list of groups), then the group you use.
 
 mod bench;
+mod bench_bsf;
 mod card_args;
 mod commands;
 mod demo;

@@ -7,6 +7,7 @@
 //! needing no Diameter stack (see `docs` in the README).
 
 pub mod core;
+pub mod postgres;
 pub mod server;
 pub mod sqlite;
 pub mod store;

@@ -245,6 +245,22 @@ fn load_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>, Se
         .ok_or_else(|| ServeError::Tls(format!("{}: no private key", path.display())))
 }
 
+/// A TLS client configuration trusting the CA certificates in `ca` (PEM) only.
+pub fn tls_client(ca: &Path) -> Result<rustls::ClientConfig, ServeError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in load_certs(ca)? {
+        roots
+            .add(c)
+            .map_err(|e| ServeError::Tls(format!("{}: {e}", ca.display())))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// SHA-256 of the first certificate in a PEM file, lower-case hex.
 pub fn cert_file_sha256(path: &Path) -> Result<String, ServeError> {
     use sha2::Digest;

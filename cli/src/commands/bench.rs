@@ -7,7 +7,8 @@ use clap::Subcommand;
 use gbau_host::session::CardOpts;
 
 use super::card::soft_profile;
-use crate::bench::{self, BsfBench, CardBench, LocalKeyBench, LocalKeyFigures};
+use crate::bench::{self, CardBench, LocalKeyBench, LocalKeyFigures};
+use crate::bench_bsf::{self, BsfBench};
 use crate::card_args::{Legacy, Uses};
 use crate::failure::Failure;
 use crate::output::print_json;
@@ -37,6 +38,13 @@ pub enum BenchCommand {
         /// Seconds of bootstrapping (Zn lookups run half as long)
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Also run on PostgreSQL (postgres://USER@HOST:PORT/DB): one BSF instance, then
+        /// --instances sharing the database, beside the SQLite figures
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// BSF instances on the --store database in the last run
+        #[arg(long, default_value_t = 2, requires = "store")]
+        instances: usize,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -89,10 +97,12 @@ pub fn exec(legacy: &Legacy, c: BenchCommand) -> Result<ExitCode, Failure> {
             ues,
             concurrency,
             seconds,
+            store,
+            instances,
             json,
         } => {
             drop(legacy.merge(CardOpts::default(), Uses::NONE, "bench bsf"));
-            let r = bench::bsf(ues, concurrency, seconds)?;
+            let r = bench_bsf::bsf(ues, concurrency, seconds, store.as_deref(), instances)?;
             if json {
                 print_json(&r)?;
             } else {
@@ -180,13 +190,40 @@ fn print_local_key_figures(title: &str, r: &LocalKeyFigures) {
 
 fn print_bsf(r: &BsfBench) {
     println!(
-        "BSF benchmark: {} UEs, {} concurrent clients, {:.1} s, store {}",
-        r.ues, r.concurrency, r.seconds, r.store
+        "BSF benchmark: {} UEs, {} concurrent clients; full bootstraps (Ub: 2 HTTP round trips + card), then Zn lookups over HTTPS (client certificate) and over Diameter (TS 29.109)",
+        r.ues, r.concurrency
     );
-    let l = &r.bootstrap_latency;
-    println!("  full bootstraps (Ub, 2 HTTP round trips + card): {:>8.0} /s  ({} done)  p50 {:.2} ms  p99 {:.2} ms", r.bootstraps_per_s, r.bootstraps, l.median_us / 1000.0, l.p99_us / 1000.0);
-    let z = &r.zn_latency;
-    println!("  Zn lookups (HTTPS, client certificate):          {:>8.0} /s  ({} done)  p50 {:.2} ms  p99 {:.2} ms", r.zn_lookups_per_s, r.zn_lookups, z.median_us / 1000.0, z.p99_us / 1000.0);
+    println!(
+        "  {:<44} {:>9} {:>13} {:>7} {:>7} {:>11} {:>7} {:>7} {:>14} {:>7} {:>7}",
+        "store",
+        "instances",
+        "bootstraps/s",
+        "p50 ms",
+        "p99 ms",
+        "Zn HTTPS/s",
+        "p50 ms",
+        "p99 ms",
+        "Zn Diameter/s",
+        "p50 ms",
+        "p99 ms"
+    );
+    for f in &r.runs {
+        let (l, z, d) = (&f.bootstrap_latency, &f.zn_latency, &f.zn_diameter_latency);
+        println!(
+            "  {:<44} {:>9} {:>13.0} {:>7.2} {:>7.2} {:>11.0} {:>7.2} {:>7.2} {:>14.0} {:>7.2} {:>7.2}",
+            f.store,
+            f.instances,
+            f.bootstraps_per_s,
+            l.median_us / 1000.0,
+            l.p99_us / 1000.0,
+            f.zn_lookups_per_s,
+            z.median_us / 1000.0,
+            z.p99_us / 1000.0,
+            f.zn_diameter_lookups_per_s,
+            d.median_us / 1000.0,
+            d.p99_us / 1000.0
+        );
+    }
 }
 
 fn print_card(r: &CardBench) {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use gbau_host::input::UsageError;
-use gbau_network::bsf::server::{self, Config, DiameterConfig, ZnConfig};
+use gbau_network::bsf::server::{self, Config, DiameterConfig, OpenError, StoreLocation, ZnConfig};
+use gbau_network::bsf::store::StoreError;
 
 use crate::failure::Failure;
 use crate::output::announce;
@@ -21,9 +22,23 @@ pub enum BsfCommand {
         /// Subscribers (YAML): IMPI or IMSI, K, OP/OPc, AMF, SQN start, UICC type, key lifetime
         #[arg(long, value_name = "FILE")]
         subscribers: PathBuf,
-        /// Data directory (SQLite store of SQNs and sessions)
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        /// Data directory (SQLite store of SQNs and sessions): one BSF
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "store",
+            conflicts_with = "store"
+        )]
+        data: Option<PathBuf>,
+        /// Shared store instead of --data: postgres://USER@HOST:PORT/DB or postgresql://…;
+        /// several BSFs on one database serve each other's sessions. A URL with a password
+        /// (USER:PASSWORD@) need not sit in the process list: @FILE (its first line) or -
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// TLS to the --store database, verified against this CA (PEM); add sslmode=require
+        /// to the URL to refuse a plain connection
+        #[arg(long, value_name = "FILE", requires = "store")]
+        store_ca: Option<PathBuf>,
         /// The BSF's name (Digest realm, B-TID domain)
         #[arg(
             long,
@@ -64,6 +79,8 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         listen,
         subscribers,
         data,
+        store,
+        store_ca,
         fqdn,
         zn_listen,
         tls_cert,
@@ -74,8 +91,26 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         diameter_identity,
         realm,
     } = c;
-    let bsf = server::open(&fqdn, &subscribers, &data)
-        .map_err(|e| UsageError::new("--subscribers", e))?;
+    let (location, arg) = match (store, data) {
+        (Some(url), _) => (
+            StoreLocation::Postgres {
+                url: gbau_host::input::secret_value("--store", &url)?,
+                ca: store_ca,
+            },
+            "--store",
+        ),
+        (None, Some(dir)) => (StoreLocation::Sqlite(dir), "--data"),
+        (None, None) => {
+            return Err(UsageError::new("--data", "give --data DIR or --store URL").into())
+        }
+    };
+    let bsf = match server::open(&fqdn, &subscribers, &location) {
+        Ok(b) => b,
+        Err(OpenError::Subscribers(e)) => return Err(UsageError::new("--subscribers", e).into()),
+        // The database is down or unreachable: a failure, not a usage error.
+        Err(OpenError::Store(e @ StoreError::Unavailable(_))) => return Err(Failure::Store(e)),
+        Err(OpenError::Store(e)) => return Err(UsageError::new(arg, e.to_string()).into()),
+    };
     let zn = match zn_listen {
         None => None,
         Some(listen) => Some(ZnConfig {

@@ -72,11 +72,19 @@ pub fn start_bsf_with(dir: &TempDir, subscribers: &str) -> Bsf {
 }
 
 pub fn start_bsf(dir: &TempDir) -> Bsf {
-    start_bsf_args(dir, &[])
+    start_bsf_on(dir, &["--data".into(), dir.path("data").into()])
 }
 
 /// [`start_bsf`] with more `gbau bsf serve` options (e.g. `--zn-diameter 127.0.0.1:0`).
 pub fn start_bsf_args(dir: &TempDir, extra: &[&str]) -> Bsf {
+    let mut args: Vec<std::ffi::OsString> = vec!["--data".into(), dir.path("data").into()];
+    args.extend(extra.iter().map(Into::into));
+    start_bsf_on(dir, &args)
+}
+
+/// A BSF with Ub and Zn on the store `store_args` names (`--data DIR` or `--store URL`),
+/// and any further options.
+pub fn start_bsf_on(dir: &TempDir, store_args: &[std::ffi::OsString]) -> Bsf {
     let mut cmd = gbau();
     cmd.args([
         "bsf",
@@ -88,8 +96,7 @@ pub fn start_bsf_args(dir: &TempDir, extra: &[&str]) -> Bsf {
         "--subscribers",
     ])
     .arg(dir.path("subs.yaml"))
-    .arg("--data")
-    .arg(dir.path("data"))
+    .args(store_args)
     .arg("--tls-cert")
     .arg(pki_file(dir, "bsf.example.org.pem"))
     .arg("--tls-key")
@@ -97,8 +104,7 @@ pub fn start_bsf_args(dir: &TempDir, extra: &[&str]) -> Bsf {
     .arg("--client-ca")
     .arg(pki_file(dir, "ca.pem"))
     .arg("--nafs")
-    .arg(dir.path("nafs.yaml"))
-    .args(extra);
+    .arg(dir.path("nafs.yaml"));
     let (proc, w) = announced(cmd, "bsf:");
     let zn_diameter = w
         .iter()

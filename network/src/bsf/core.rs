@@ -143,7 +143,12 @@ impl<S: Store> Bsf<S> {
 
     fn store_error(e: &StoreError) -> Reply {
         tracing::error!("{e}");
-        Reply::new(500, "internal error: the BSF store failed")
+        let (status, code) = store_status(e);
+        let mut r = Reply::new(status, &format!("the BSF store failed: {code}"));
+        if status == 503 {
+            r.headers.push(("Retry-After".into(), "1".into()));
+        }
+        r
     }
 
     fn challenge(
@@ -507,12 +512,13 @@ impl<S: Store> Bsf<S> {
         let s = self
             .store
             .session(&req.b_tid)
-            .map_err(|e| ZnError::Store(e.0))?
+            .map_err(ZnError::Store)?
             .ok_or(ZnError::UnknownBTid)?;
         if s.expires <= now {
             return Err(ZnError::Expired);
         }
-        let impi = Impi::new(&s.impi).map_err(|e| ZnError::Store(e.to_string()))?;
+        let impi =
+            Impi::new(&s.impi).map_err(|e| ZnError::Store(StoreError::Failed(e.to_string())))?;
         let rand = Rand(s.rand);
         let ext = ks_ext_naf(&s.ks, &rand, &impi, &naf_id)
             .map_err(|e| ZnError::Malformed(e.to_string()))?;
@@ -581,8 +587,17 @@ pub enum ZnError {
     NotAuthorised { naf_fqdn: String },
     #[error("malformed Zn request: {0}")]
     Malformed(String),
-    #[error("BSF store: {0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// A store failure as an HTTP status and code: 503 when the store is unreachable for now
+/// (the client may retry), 500 otherwise. Ub and Zn both answer store failures through it.
+fn store_status(e: &StoreError) -> (u16, &'static str) {
+    match e {
+        StoreError::Unavailable(_) => (503, "store_unavailable"),
+        StoreError::Failed(_) => (500, "internal_error"),
+    }
 }
 
 impl ZnError {
@@ -594,7 +609,7 @@ impl ZnError {
             Self::Expired => (410, "b_tid_expired"),
             Self::NotAuthorised { .. } => (403, "naf_not_authorised"),
             Self::Malformed(_) => (400, "malformed_request"),
-            Self::Store(_) => (500, "internal_error"),
+            Self::Store(e) => store_status(e),
         }
     }
 }

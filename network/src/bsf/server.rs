@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::core::{Bsf, UbRequest, ZnRequest};
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::store::Store;
+use super::store::{Store, StoreError};
 use crate::http::{self, Handler, Req, Resp, ServeError};
 
 /// Where and how the BSF listens.
@@ -237,10 +238,16 @@ pub async fn run<S: Store + 'static>(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(30)).await;
-            match purge.store().purge_expired(http::unix_now()) {
-                Ok(n) if n > 0 => tracing::info!("purged {n} expired sessions"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("{e}"),
+            // The store blocks (PostgreSQL's client runs its own runtime): off the workers.
+            let purge = purge.clone();
+            let done =
+                tokio::task::spawn_blocking(move || purge.store().purge_expired(http::unix_now()))
+                    .await;
+            match done {
+                Ok(Ok(n)) if n > 0 => tracing::info!("purged {n} expired sessions"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!("{e}"),
+                Err(e) => tracing::warn!("session purge: {e}"),
             }
         }
     });
@@ -256,11 +263,44 @@ pub async fn run<S: Store + 'static>(
     Ok(())
 }
 
-/// Build a BSF on the SQLite store in `data`.
-pub fn open(fqdn: &str, subscribers: &Path, data: &Path) -> Result<Bsf<SqliteStore>, String> {
-    let subs = super::subscribers::load(subscribers).map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(data).map_err(|e| e.to_string())?;
-    Ok(Bsf::new(fqdn, subs, store))
+/// Where the BSF keeps SQNs and sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// SQLite in this folder: one BSF.
+    Sqlite(PathBuf),
+    /// PostgreSQL at this URL (over TLS verified against `ca`, when given): any number of
+    /// BSFs.
+    Postgres { url: String, ca: Option<PathBuf> },
+}
+
+impl StoreLocation {
+    /// Open (create, migrate) the store.
+    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(match self {
+            Self::Sqlite(dir) => Box::new(SqliteStore::open(dir)?),
+            Self::Postgres { url, ca } => Box::new(PgStore::connect(url, ca.as_deref())?),
+        })
+    }
+}
+
+/// Why a BSF could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Subscribers(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Build a BSF on its store.
+pub fn open(
+    fqdn: &str,
+    subscribers: &Path,
+    store: &StoreLocation,
+) -> Result<Bsf<Box<dyn Store>>, OpenError> {
+    let subs =
+        super::subscribers::load(subscribers).map_err(|e| OpenError::Subscribers(e.to_string()))?;
+    Ok(Bsf::new(fqdn, subs, store.open()?))
 }
 
 /// Start the BSF on `rt` and wait (up to 10 s) for its bound addresses.

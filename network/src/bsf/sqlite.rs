@@ -34,7 +34,7 @@ pub struct SqliteStore {
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::Failed(e.to_string())
 }
 
 const SCHEMA: &str = "
@@ -52,7 +52,7 @@ impl SqliteStore {
         // SQLite gives its -wal and -shm files the database's mode.
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(dir)
-            .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| StoreError::Failed(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("bsf.sqlite");
         match std::os::unix::fs::OpenOptionsExt::mode(
             std::fs::OpenOptions::new().write(true).create_new(true),
@@ -61,12 +61,15 @@ impl SqliteStore {
         .open(&path)
         {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(StoreError(format!("cannot create {}: {e}", path.display())));
+                return Err(StoreError::Failed(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )));
             }
             _ => {}
         }
-        let conn =
-            Connection::open(&path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open(&path)
+            .map_err(|e| StoreError::Failed(format!("{}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -74,7 +77,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA)
-            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+            .map_err(|e| StoreError::Failed(format!("{}: {e}", path.display())))?;
         let conn = std::sync::Arc::new(Mutex::new(conn));
         let writer = Mutex::new(spawn_writer(conn.clone()));
         Ok(Self {
@@ -87,7 +90,7 @@ impl SqliteStore {
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.conn
             .lock()
-            .map_err(|_| StoreError("lock poisoned".into()))
+            .map_err(|_| StoreError::Failed("lock poisoned".into()))
     }
 }
 
@@ -112,7 +115,7 @@ fn spawn_writer(conn: std::sync::Arc<Mutex<Connection>>) -> std::sync::mpsc::Sen
             let result = (|| -> Result<(), StoreError> {
                 let mut c = conn
                     .lock()
-                    .map_err(|_| StoreError("lock poisoned".into()))?;
+                    .map_err(|_| StoreError::Failed("lock poisoned".into()))?;
                 let tx = c.transaction().map_err(err)?;
                 for (s, _) in &batch {
                     insert_session(&tx, s).map_err(err)?;
@@ -139,7 +142,7 @@ impl Store for SqliteStore {
         let mut reserved = self
             .reserved
             .lock()
-            .map_err(|_| StoreError("lock poisoned".into()))?;
+            .map_err(|_| StoreError::Failed("lock poisoned".into()))?;
         if let Some((next, limit)) = reserved.get_mut(impi) {
             if *next < *limit {
                 let v = *next;
@@ -208,11 +211,11 @@ impl SqliteStore {
         let (reply, done) = std::sync::mpsc::sync_channel(1);
         self.writer
             .lock()
-            .map_err(|_| StoreError("lock poisoned".into()))?
+            .map_err(|_| StoreError::Failed("lock poisoned".into()))?
             .send((s.clone(), reply))
-            .map_err(|_| StoreError("the session writer stopped".into()))?;
+            .map_err(|_| StoreError::Failed("the session writer stopped".into()))?;
         done.recv()
-            .map_err(|_| StoreError("the session writer stopped".into()))?
+            .map_err(|_| StoreError::Failed("the session writer stopped".into()))?
     }
 
     fn session_stored(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
@@ -229,12 +232,17 @@ impl SqliteStore {
         let rand: [u8; 16] = rand
             .as_slice()
             .try_into()
-            .map_err(|_| StoreError(format!("session {b_tid}: RAND is not 16 bytes")))?;
-        let ks = Ks::from_slice(&ks).map_err(|e| StoreError(format!("session {b_tid}: {e}")))?;
+            .map_err(|_| StoreError::Failed(format!("session {b_tid}: RAND is not 16 bytes")))?;
+        let ks =
+            Ks::from_slice(&ks).map_err(|e| StoreError::Failed(format!("session {b_tid}: {e}")))?;
         let gba_type = match gba_type.as_str() {
             "GBA_U" => GbaType::GbaU,
             "GBA_ME" => GbaType::GbaMe,
-            other => return Err(StoreError(format!("session {b_tid}: GBA type {other:?}"))),
+            other => {
+                return Err(StoreError::Failed(format!(
+                    "session {b_tid}: GBA type {other:?}"
+                )))
+            }
         };
         Ok(Some(Session {
             b_tid: b_tid.to_owned(),

@@ -1,6 +1,6 @@
-//! Storage of the BSF: subscriber SQNs and bootstrapping sessions, behind a trait so several
-//! BSF instances can later share one store. The in-memory store is for tests; the default
-//! store is SQLite (see `sqlite`).
+//! Storage of the BSF: subscriber SQNs and bootstrapping sessions, behind one trait. The
+//! in-memory store is for tests; the default store is SQLite (see `sqlite`), one file per BSF;
+//! PostgreSQL (see `postgres`) is the store several BSF instances share.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,9 +25,16 @@ pub struct Session {
 }
 
 /// A store failure.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("BSF store: {0}")]
-pub struct StoreError(pub String);
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached now (database down or restarting, every pooled connection
+    /// busy): nothing was decided, the client may retry (a server answers 503).
+    #[error("BSF store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered with a failure (SQL error, a corrupt row, a poisoned lock).
+    #[error("BSF store: {0}")]
+    Failed(String),
+}
 
 /// What the BSF persists.
 pub trait Store: Send + Sync {
@@ -46,6 +53,33 @@ pub trait Store: Send + Sync {
     fn purge_expired(&self, now: u64) -> Result<usize, StoreError>;
 }
 
+/// A boxed store is a store: the server picks SQLite or PostgreSQL at run time.
+impl<T: Store + ?Sized> Store for Box<T> {
+    fn take_sqn(&self, impi: &str, start: u64, step: u64) -> Result<u64, StoreError> {
+        (**self).take_sqn(impi, start, step)
+    }
+
+    fn set_next_sqn(&self, impi: &str, next: u64) -> Result<(), StoreError> {
+        (**self).set_next_sqn(impi, next)
+    }
+
+    fn put_session(&self, s: &Session) -> Result<(), StoreError> {
+        (**self).put_session(s)
+    }
+
+    fn session(&self, b_tid: &str) -> Result<Option<Session>, StoreError> {
+        (**self).session(b_tid)
+    }
+
+    fn delete_session(&self, b_tid: &str) -> Result<bool, StoreError> {
+        (**self).delete_session(b_tid)
+    }
+
+    fn purge_expired(&self, now: u64) -> Result<usize, StoreError> {
+        (**self).purge_expired(now)
+    }
+}
+
 /// Everything in memory (tests).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -54,7 +88,7 @@ pub struct MemoryStore {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError("lock poisoned".into())
+    StoreError::Failed("lock poisoned".into())
 }
 
 impl Store for MemoryStore {
