@@ -125,3 +125,33 @@ fn device_and_mt_share_ks_local_mt() {
         "untrusted device certificate refused"
     );
 }
+
+/// The Key Center on Diameter Zn (`--zn diameter://…`): the device gets the Ks_local_MT the MT
+/// derives, as with HTTPS Zn; the BSF knows the Key Center by its certificate's DNS name.
+#[test]
+fn the_key_center_on_diameter_zn_gives_the_mts_key() {
+    let dir = setup();
+    let bsf = support::net::start_bsf_args(&dir, &["--zn-diameter", "127.0.0.1:0"]);
+    let dia = format!("diameter://{}", bsf.zn_diameter.unwrap());
+    let kc = support::net::start_key_center_zn(&dir, &["--zn", &dia]);
+    let sim = |args: &[&str]| support::net::sim_json(&dir, args);
+    let b = sim(&["gba", "bootstrap", "--bsf", &format!("{}/", bsf.ub)]);
+    let b_tid = b["b_tid"].as_str().unwrap().to_owned();
+    let mt = sim(&[
+        "gba",
+        "local-key",
+        "--key-center",
+        "keycenter.example.org",
+        "--device-id",
+        "device-1",
+    ]);
+    let d1 = device(&dir.0, "pki", "device-1", &kc);
+    let (status, a) = ask(&d1, &kc.url, &b_tid, "device-1").unwrap();
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["ks_local_mt"], mt["ks_local_mt"]);
+    let (status, e) = ask(&d1, &kc.url, "bm9uZQ==@bsf.example.org", "device-1").unwrap();
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (401, Some("bootstrapping_required"))
+    );
+}

@@ -223,6 +223,28 @@ pub struct KeyCenter {
 }
 
 pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
+    let ca = pki_file(dir, "ca.pem");
+    let cert = pki_file(dir, "keycenter.example.org.client.pem");
+    let key = pki_file(dir, "keycenter.example.org.client.key");
+    start_key_center_zn(
+        dir,
+        &[
+            "--zn",
+            &bsf.zn,
+            "--zn-resolve",
+            &bsf.zn_resolve,
+            "--zn-ca",
+            ca.to_str().unwrap(),
+            "--zn-cert",
+            cert.to_str().unwrap(),
+            "--zn-key",
+            key.to_str().unwrap(),
+        ],
+    )
+}
+
+/// A NAF Key Center reaching the BSF with the Zn options `zn` (HTTPS or Diameter).
+pub fn start_key_center_zn(dir: &TempDir, zn: &[&str]) -> KeyCenter {
     std::fs::write(
         dir.path("devices.yaml"),
         "devices:\n  - cert: pki/device-1.pem\n    device_id: device-1\n  - cert: pki/device-2.pem\n    device_id: device-2\n",
@@ -236,11 +258,8 @@ pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
         "127.0.0.1:0",
         "--fqdn",
         "keycenter.example.org",
-        "--zn",
-        &bsf.zn,
-        "--zn-resolve",
-        &bsf.zn_resolve,
     ])
+    .args(zn)
     .arg("--tls-cert")
     .arg(pki_file(dir, "keycenter.example.org.pem"))
     .arg("--tls-key")
@@ -248,13 +267,7 @@ pub fn start_key_center(dir: &TempDir, bsf: &Bsf) -> KeyCenter {
     .arg("--device-ca")
     .arg(pki_file(dir, "ca.pem"))
     .arg("--devices")
-    .arg(dir.path("devices.yaml"))
-    .arg("--zn-ca")
-    .arg(pki_file(dir, "ca.pem"))
-    .arg("--zn-cert")
-    .arg(pki_file(dir, "keycenter.example.org.client.pem"))
-    .arg("--zn-key")
-    .arg(pki_file(dir, "keycenter.example.org.client.key"));
+    .arg(dir.path("devices.yaml"));
     let (proc, w) = announced(cmd, "key-center: https://");
     let addr: std::net::SocketAddr = w[1]
         .trim_start_matches("https://")
