@@ -160,6 +160,9 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How long [`Owner::take`] waits for a lock another process holds before refusing.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The exclusive, advisory ownership of a state file for this process's life: a lock on
 /// `.NAME.lock` beside it (the state file itself is replaced by every write).
 #[derive(Debug)]
@@ -191,12 +194,23 @@ impl Owner {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&lock_path)
             .map_err(err)?;
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(Self { _lock: file }),
-            Err(rustix::io::Errno::WOULDBLOCK) => Err(StoreError::Locked {
-                path: path.to_owned(),
-            }),
-            Err(e) => Err(err(e.into())),
+        // A lock just released can still be held for an instant by a child process forked
+        // in between (it shares the descriptor until its exec closes it): a short wait before
+        // saying another process owns the file.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Self { _lock: file }),
+                Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(StoreError::Locked {
+                        path: path.to_owned(),
+                    })
+                }
+                Err(e) => return Err(err(e.into())),
+            }
         }
     }
 }
