@@ -193,14 +193,17 @@ fn print_bsf(r: &BsfBench) {
         "BSF benchmark: {} UEs, {} concurrent clients; full bootstraps (Ub: 2 HTTP round trips + card), then Zn lookups (HTTPS, client certificate)",
         r.ues, r.concurrency
     );
+    if let Some(db) = &r.database {
+        println!("  PostgreSQL: {db} (instances in this process, each with its own pool)");
+    }
     println!(
-        "  {:<44} {:>9} {:>14} {:>8} {:>8} {:>11} {:>8} {:>8}",
+        "  {:<30} {:>9} {:>14} {:>8} {:>8} {:>11} {:>8} {:>8}",
         "store", "instances", "bootstraps/s", "p50 ms", "p99 ms", "Zn/s", "p50 ms", "p99 ms"
     );
     for f in &r.runs {
         let (l, z) = (&f.bootstrap_latency, &f.zn_latency);
         println!(
-            "  {:<44} {:>9} {:>14.0} {:>8.2} {:>8.2} {:>11.0} {:>8.2} {:>8.2}",
+            "  {:<30} {:>9} {:>14.0} {:>8.2} {:>8.2} {:>11.0} {:>8.2} {:>8.2}",
             f.store,
             f.instances,
             f.bootstraps_per_s,
