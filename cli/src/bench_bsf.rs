@@ -39,6 +39,9 @@ pub struct BsfFigures {
 pub struct BsfBench {
     pub ues: usize,
     pub concurrency: usize,
+    /// The PostgreSQL URL (password redacted), when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
     pub runs: Vec<BsfFigures>,
 }
 
@@ -71,20 +74,21 @@ pub fn bsf(
         SQLITE,
     )];
     if let Some(url) = store {
-        let name = format!("PostgreSQL {}", gbau_network::bsf::postgres::redact(url));
+        let name = "PostgreSQL";
         let pg = StoreLocation::Postgres {
             url: url.to_owned(),
             ca: None,
         };
         let one = [pg.clone()];
-        runs.push(lab.run(&one, concurrency, seconds, &name));
+        runs.push(lab.run(&one, concurrency, seconds, name));
         let several = vec![pg; instances.max(1)];
-        runs.push(lab.run(&several, concurrency, seconds, &name));
+        runs.push(lab.run(&several, concurrency, seconds, name));
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(BsfBench {
         ues,
         concurrency,
+        database: store.map(gbau_network::bsf::postgres::redact),
         runs: runs.into_iter().collect::<Result<_, _>>()?,
     })
 }

@@ -193,8 +193,11 @@ fn print_bsf(r: &BsfBench) {
         "BSF benchmark: {} UEs, {} concurrent clients; full bootstraps (Ub: 2 HTTP round trips + card), then Zn lookups over HTTPS (client certificate) and over Diameter (TS 29.109)",
         r.ues, r.concurrency
     );
+    if let Some(db) = &r.database {
+        println!("  PostgreSQL: {db} (instances in this process, each with its own pool)");
+    }
     println!(
-        "  {:<44} {:>9} {:>13} {:>7} {:>7} {:>11} {:>7} {:>7} {:>14} {:>7} {:>7}",
+        "  {:<30} {:>9} {:>13} {:>7} {:>7} {:>11} {:>7} {:>7} {:>14} {:>7} {:>7}",
         "store",
         "instances",
         "bootstraps/s",
@@ -210,7 +213,7 @@ fn print_bsf(r: &BsfBench) {
     for f in &r.runs {
         let (l, z, d) = (&f.bootstrap_latency, &f.zn_latency, &f.zn_diameter_latency);
         println!(
-            "  {:<44} {:>9} {:>13.0} {:>7.2} {:>7.2} {:>11.0} {:>7.2} {:>7.2} {:>14.0} {:>7.2} {:>7.2}",
+            "  {:<30} {:>9} {:>13.0} {:>7.2} {:>7.2} {:>11.0} {:>7.2} {:>7.2} {:>14.0} {:>7.2} {:>7.2}",
             f.store,
             f.instances,
             f.bootstraps_per_s,

@@ -91,7 +91,9 @@ pub fn is_postgres_url(url: &str) -> bool {
 impl PgStore {
     /// Connect to `url` (over TLS verified against `ca` when given: `sslmode=require` in the
     /// URL insists on it), create or migrate the schema, take this instance's lane and open
-    /// the pool. Errors name the URL without its password.
+    /// the pool. Errors name the URL without its password. It blocks, as every method of
+    /// the store does: call it outside async tasks (before the runtime, or in
+    /// `spawn_blocking`).
     pub fn connect(url: &str, ca: Option<&Path>) -> Result<Self, StoreError> {
         let target = redact(url);
         if !is_postgres_url(url) {
