@@ -14,6 +14,7 @@ use gbau_core::secret::{KsIntNaf, KsNaf};
 
 use super::codec::{frame_len, Avp, Header, Message, FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST};
 use super::dict::{self, code, VENDOR_3GPP};
+use super::peer::zn_app;
 use crate::bsf::core::ZnAnswer;
 use crate::bsf::subscribers::GbaType;
 use crate::zn::ZnClientError;
@@ -146,15 +147,7 @@ impl DiameterZnClient {
             Avp::new(code::PRODUCT_NAME, None, false, b"gbau".to_vec()),
             Avp::u32(code::ORIGIN_STATE_ID, None, true, self.state_id),
             Avp::u32(code::SUPPORTED_VENDOR_ID, None, true, VENDOR_3GPP),
-            Avp::grouped(
-                code::VENDOR_SPECIFIC_APPLICATION_ID,
-                None,
-                true,
-                &[
-                    Avp::u32(code::VENDOR_ID, None, true, VENDOR_3GPP),
-                    Avp::u32(code::AUTH_APPLICATION_ID, None, true, dict::APP_ZN),
-                ],
-            ),
+            zn_app(),
         ]);
         let cer = Message {
             header: self.header(dict::CMD_CER, dict::APP_BASE),
@@ -187,15 +180,7 @@ impl DiameterZnClient {
     fn bir(&self, c: &Conn, b_tid: &str, naf_id: &NafId, session: &str) -> Message {
         let mut avps = vec![
             Avp::base(code::SESSION_ID, session.as_bytes().to_vec()),
-            Avp::grouped(
-                code::VENDOR_SPECIFIC_APPLICATION_ID,
-                None,
-                true,
-                &[
-                    Avp::u32(code::VENDOR_ID, None, true, VENDOR_3GPP),
-                    Avp::u32(code::AUTH_APPLICATION_ID, None, true, dict::APP_ZN),
-                ],
-            ),
+            zn_app(),
         ];
         avps.extend(self.origin());
         avps.push(Avp::base(

@@ -61,7 +61,10 @@ fn identity_avps(me: &Identity) -> [Avp; 2] {
     ]
 }
 
-fn zn_app() -> Avp {
+/// Vendor-Specific-Application-Id {Vendor-Id 10415, Auth-Application-Id 16777220}: how Zn
+/// is advertised in CER/CEA and named in BIR/BIA.
+#[must_use]
+pub fn zn_app() -> Avp {
     Avp::grouped(
         code::VENDOR_SPECIFIC_APPLICATION_ID,
         None,
