@@ -442,3 +442,26 @@ fn freediameter_reaches_open_with_the_bsf() {
         log.join("\n")
     );
 }
+
+/// Plain-TCP Diameter authenticates no peer: beyond loopback the BSF refuses to listen unless
+/// told the link is protected otherwise.
+#[test]
+fn diameter_zn_beyond_loopback_needs_the_explicit_flag() {
+    let dir = setup();
+    let out = support::gbau()
+        .args(["bsf", "serve", "--listen", "127.0.0.1:0", "--subscribers"])
+        .arg(dir.path("subs.yaml"))
+        .arg("--data")
+        .arg(dir.path("data"))
+        .arg("--nafs")
+        .arg(dir.path("nafs.yaml"))
+        .args(["--zn-diameter", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a loopback address") && err.contains("--zn-diameter-unprotected"),
+        "{err}"
+    );
+}

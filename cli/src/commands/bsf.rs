@@ -62,9 +62,15 @@ pub enum BsfCommand {
         /// on Diameter a NAF is its diameter_identity, else its certificate's DNS names)
         #[arg(long, value_name = "FILE")]
         nafs: Option<PathBuf>,
-        /// Zn over Diameter (TS 29.109) on this TCP address, beside or instead of HTTPS Zn
+        /// Zn over Diameter (TS 29.109) on this TCP address, beside or instead of HTTPS Zn.
+        /// Loopback only unless --zn-diameter-unprotected: plain TCP authenticates no peer
         #[arg(long, value_name = "ADDR", requires = "nafs")]
         zn_diameter: Option<String>,
+        /// Let --zn-diameter listen beyond loopback. Diameter Zn here has no TLS or IPsec: any
+        /// host that reaches it and claims a NAF's Origin-Host gets that NAF's keys, so only
+        /// on a link protected otherwise (TS 33.210)
+        #[arg(long, requires = "zn_diameter")]
+        zn_diameter_unprotected: bool,
         /// The BSF's Diameter identity (Origin-Host); default: --fqdn
         #[arg(long, value_name = "FQDN")]
         diameter_identity: Option<String>,
@@ -88,9 +94,24 @@ pub fn exec(c: BsfCommand) -> Result<ExitCode, Failure> {
         client_ca,
         nafs,
         zn_diameter,
+        zn_diameter_unprotected,
         diameter_identity,
         realm,
     } = c;
+    if let Some(listen) = &zn_diameter {
+        let loopback = listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
+        if !loopback && !zn_diameter_unprotected {
+            return Err(UsageError::new(
+                "--zn-diameter",
+                format!(
+                    "{listen} is not a loopback address: Diameter Zn has no TLS or IPsec here, so any host that reaches it and claims a NAF's Origin-Host would get that NAF's keys; listen on 127.0.0.1, or add --zn-diameter-unprotected on a link protected otherwise (TS 33.210)"
+                ),
+            )
+            .into());
+        }
+    }
     let (location, arg) = match (store, data) {
         (Some(url), _) => (
             StoreLocation::Postgres {
