@@ -188,6 +188,19 @@ fn completion_offers_what_the_current_df_holds_and_the_naf_key_centers() {
     keys(&mut s, &["gba naf k", "\t"]);
     s.expect("gba naf keycenter.example.org").unwrap();
     keys(&mut s, &["\u{15}"]);
+    // Script paths for `run`.
+    std::fs::create_dir_all(dir.path("scripts")).unwrap();
+    std::fs::write(
+        dir.path("scripts/hello-world.apdu"),
+        "00A40004023F00 9000\n",
+    )
+    .unwrap();
+    let base = dir.path("scri");
+    keys(&mut s, &[&format!("run {}", base.display()), "\t"]);
+    s.expect("scripts/").unwrap();
+    keys(&mut s, &["hel", "\t"]);
+    s.expect("hello-world.apdu").unwrap();
+    keys(&mut s, &["\u{15}"]);
     // help CMD and the nearest command.
     s.send_line("help gba").unwrap();
     s.expect("example: gba naf naf.example.org").unwrap();
