@@ -119,9 +119,7 @@ fn kill_during_bootstraps_never_reuses_an_sqn() {
         let flag = killed.clone();
         let killer = std::thread::spawn(move || {
             std::thread::sleep(delay);
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            support::signal(pid, rustix::process::Signal::KILL);
             flag.store(true, Ordering::SeqCst);
         });
         loop {

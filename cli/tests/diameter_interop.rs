@@ -164,9 +164,7 @@ impl Capture {
 
     fn stop(mut self) -> std::path::PathBuf {
         std::thread::sleep(Duration::from_millis(700));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
+        support::signal(self.child.id(), rustix::process::Signal::INT);
         let _ = self.child.wait();
         self.file.clone()
     }
@@ -422,9 +420,7 @@ fn freediameter_reaches_open_with_the_bsf() {
         "two DWA for freeDiameter's DWRs:\n{}",
         log.join("\n")
     );
-    let _ = Command::new("kill")
-        .args(["-INT", &fd.id().to_string()])
-        .status();
+    support::signal(fd.id(), rustix::process::Signal::INT);
     let dpa = wait_for(
         &|l| {
             l.iter()

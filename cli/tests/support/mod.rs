@@ -114,10 +114,7 @@ impl Pcscd {
 impl Drop for Pcscd {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            signal(child.id(), rustix::process::Signal::TERM);
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -187,5 +184,12 @@ impl Drop for ServedCard {
         let _ = self.child.kill();
         let _ = self.child.wait();
         wait_for(false, 10);
+    }
+}
+
+/// Send `sig` to process `pid` (no `kill` binary needed).
+pub fn signal(pid: u32, sig: rustix::process::Signal) {
+    if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(p, sig);
     }
 }
